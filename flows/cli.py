@@ -1,0 +1,148 @@
+"""`dpo-factory`: run per-language flows and check language configs from the command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from languages.schema import available_languages, config_paths, config_problems
+
+app = typer.Typer(
+    help="Turn the Aya dataset into per-language DPO, ORPO and KTO preference data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _quiet_dependencies() -> None:
+    """distilabel warns about standalone tasks and pydantic fields; neither is actionable for users."""
+    warnings.filterwarnings("ignore", module=r"pydantic\..*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.getLogger("distilabel").setLevel(logging.ERROR)
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The ephemeral server would try to send usage telemetry; runs must work with no network.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    table = Table(title=f"{report['language']} ({report['name']})", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    flt, data, llm = report["filter"], report["datasets"], report["llm_stage"]
+    table.add_row("LLM", report["llm"])
+    table.add_row("rows in", f"{flt['rows_in']:,}")
+    dropped = ", ".join(f"{k} {v:,}" for k, v in flt["dropped"].items()) or "none"
+    table.add_row("dropped", dropped)
+    table.add_row("kept", f"{flt['kept']:,} ({report['already_published']:,} already published)")
+    calls = llm["calls"]
+    table.add_row(
+        "generated / judged",
+        f"{calls.get('generate', 0):,} / {report['this_run']['judged']:,}"
+        f" ({report['this_run']['failed']:,} failed: "
+        f"{', '.join(f'{k} {v}' for k, v in llm['failures'].items()) or 'none'})",
+    )
+    tokens = sum(llm["input_tokens"].values()) + sum(llm["output_tokens"].values())
+    table.add_row("LLM calls / tokens", f"{sum(calls.values()):,} / {tokens:,} in {llm['seconds']:.1f} s")
+    table.add_row("curated pairs / KTO rows", f"{data['curated_pairs']:,} / {data['kto_rows']:,}")
+    if report["left_for_next_run"]:
+        table.add_row("left for next run", f"{report['left_for_next_run']:,} (--limit)")
+    table.add_row("written", "\n".join(report["published"]) or "nothing new to publish")
+    console.print(table)
+
+
+@app.command()
+def run(
+    languages: Annotated[
+        list[str] | None, typer.Argument(help="Config stems, e.g. nld swh.", show_default=False)
+    ] = None,
+    all_languages: Annotated[bool, typer.Option("--all", help="Every language in languages/.")] = False,
+    source: Annotated[
+        str, typer.Option(help="hub, sample, or a parquet/jsonl path with Aya's columns.")
+    ] = "hub",
+    out: Annotated[Path, typer.Option(help="Write each dataset repo to OUT/<namespace>/<name>/.")] = Path(
+        "out"
+    ),
+    push: Annotated[
+        bool, typer.Option("--push", help="Push to the Hugging Face Hub instead of --out.")
+    ] = False,
+    llm_base_url: Annotated[str | None, typer.Option(help="Any OpenAI-compatible server.")] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Model name for generator and judge.")] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Deterministic placeholder LLM; no network.")
+    ] = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="LLM requests in flight.")] = 16,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many new rows per language.")] = None,
+    namespace: Annotated[str | None, typer.Option(help="Hub namespace; overrides the configs.")] = None,
+    summary_json: Annotated[Path | None, typer.Option(help="Write the run summary here as JSON.")] = None,
+) -> None:
+    """Run the per-language flow: Aya rows in, raw, curated DPO and KTO datasets out."""
+    _quiet_dependencies()
+    chosen = available_languages() if all_languages else list(languages or [])
+    if not chosen:
+        errors.print("error: name at least one language (e.g. `dpo-factory run nld`) or pass --all")
+        raise typer.Exit(2)
+    unknown = [code for code in chosen if code not in available_languages()]
+    if unknown:
+        errors.print(
+            f"error: unknown language(s) {', '.join(unknown)}; configured: {', '.join(available_languages())}"
+        )
+        raise typer.Exit(2)
+
+    from flows.language_flow import language_flow
+
+    reports, failed = [], []
+    for code in chosen:
+        state = language_flow(
+            language=code,
+            source=source,
+            out=None if push else str(out),
+            push=push,
+            llm_base_url=llm_base_url,
+            llm_model=llm_model,
+            offline=offline,
+            concurrency=concurrency,
+            limit=limit,
+            namespace=namespace,
+            return_state=True,
+        )
+        if state.is_completed():
+            report = state.result()
+            reports.append(report)
+            _print_summary(report)
+        else:
+            failed.append(code)
+            errors.print(f"error: {state.message}", markup=False, highlight=False)
+    if summary_json:
+        summary = {"languages": reports, "failed": failed}
+        summary_json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path] | None, typer.Argument(help="Config files; default: all.")] = None,
+) -> None:
+    """Check language configs; one line per problem, naming file and field."""
+    paths = list(files or config_paths())
+    problems = [problem for path in paths for problem in config_problems(path)]
+    for problem in problems:
+        errors.print(problem, markup=False, highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"{len(paths)} language config(s) valid")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,179 @@
+"""The schema of a language config (`languages/<code>.yaml`) and the functions that read it.
+
+Thresholds and prompts are data, not code: every language has the same keys, checked by pydantic
+with `extra="forbid"` so a typo in a key is an error, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import langcodes
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+LANGUAGES_DIR = Path(__file__).resolve().parent
+
+# Hugging Face Inference Providers speak the OpenAI API at this address; HF_TOKEN authenticates.
+HF_ROUTER_URL = "https://router.huggingface.co/v1"
+DEFAULT_GENERATOR = "meta-llama/Llama-3.3-70B-Instruct"
+DEFAULT_JUDGE = "meta-llama/Llama-3.3-70B-Instruct"
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ConfigError(ValueError):
+    """A language config is missing, unreadable or invalid; the message names file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LanguageID(_Strict):
+    """fastText language identification of prompts, human answers and generated answers."""
+
+    model: Literal["lid176", "glotlid"] = "lid176"
+    labels: list[Annotated[str, Field(min_length=2, max_length=16)]] = Field(min_length=1)
+    threshold: Probability = 0.5
+
+
+class Filters(_Strict):
+    """Length bounds, in characters after stripping whitespace."""
+
+    min_prompt_chars: Annotated[int, Field(ge=1, le=10_000)] = 8
+    max_prompt_chars: Annotated[int, Field(ge=1, le=100_000)] = 4_000
+    min_answer_chars: Annotated[int, Field(ge=1, le=10_000)] = 8
+    max_answer_chars: Annotated[int, Field(ge=1, le=100_000)] = 8_000
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> Filters:
+        if self.min_prompt_chars > self.max_prompt_chars:
+            raise ValueError("min_prompt_chars is larger than max_prompt_chars")
+        if self.min_answer_chars > self.max_answer_chars:
+            raise ValueError("min_answer_chars is larger than max_answer_chars")
+        return self
+
+
+class Endpoint(_Strict):
+    """An OpenAI-compatible chat endpoint and the sampling settings sent to it."""
+
+    model: Annotated[str, Field(min_length=1)]
+    base_url: Annotated[str, Field(pattern=r"^https?://")] = HF_ROUTER_URL
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    max_new_tokens: Annotated[int, Field(ge=16, le=16_384)] = 1_024
+    timeout_seconds: Annotated[int, Field(ge=1, le=3_600)] = 120
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 6
+
+
+class Generation(Endpoint):
+    """The second response: the system prompt, written in the target language, asks for that language."""
+
+    model: Annotated[str, Field(min_length=1)] = DEFAULT_GENERATOR
+    system_prompt: Annotated[str, Field(min_length=10, max_length=4_000)]
+
+
+class Judge(Endpoint):
+    """The UltraFeedback judge; greedy by default so a rerun rates the same way."""
+
+    model: Annotated[str, Field(min_length=1)] = DEFAULT_JUDGE
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0
+    max_new_tokens: Annotated[int, Field(ge=16, le=16_384)] = 1_024
+
+
+class Curation(_Strict):
+    """Which judged pairs make it into the curated DPO dataset."""
+
+    min_margin: Annotated[int, Field(ge=1, le=4)] = 1
+    allow_wrong_language_rejected: bool = False
+
+
+class Publish(_Strict):
+    """Where the datasets go: `<namespace>/aya_<name>_dpo_raw` and `<namespace>/aya_<name>_dpo`."""
+
+    namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")] = "dpo-factory"
+    private: bool = True
+
+
+class LanguageConfig(_Strict):
+    """One language: which Aya rows belong to it and how to turn them into preference data."""
+
+    code: Annotated[str, Field(pattern=r"^[a-z]{3}$")]
+    name: Annotated[str, Field(min_length=2, max_length=64)]
+    aya_language_codes: list[Annotated[str, Field(pattern=r"^[a-z]{3}$")]] = Field(min_length=1)
+    lid: LanguageID
+    filters: Filters = Filters()
+    generation: Generation
+    judge: Judge = Judge()
+    curation: Curation = Curation()
+    publish: Publish = Publish()
+
+    @property
+    def slug(self) -> str:
+        """The language name as used in repo names: `Standard Arabic` -> `standard_arabic`."""
+        return "_".join(self.name.lower().replace("-", " ").split())
+
+    @property
+    def raw_repo(self) -> str:
+        return f"{self.publish.namespace}/aya_{self.slug}_dpo_raw"
+
+    @property
+    def curated_repo(self) -> str:
+        return f"{self.publish.namespace}/aya_{self.slug}_dpo"
+
+    @property
+    def hub_language(self) -> str:
+        """ISO 639-1 where one exists (`nl`), else ISO 639-3 (`swh`): what Hub card metadata uses."""
+        return langcodes.get(self.code).language
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def config_problems(path: Path) -> list[str]:
+    """Every problem in one config file, one line each, naming file and field. Empty when valid."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return [f"{path}: cannot read: {exc.strerror}"]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        return [f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]
+    if not isinstance(data, dict):
+        return [f"{path}: expected a mapping of keys, found {type(data).__name__}"]
+    try:
+        config = LanguageConfig.model_validate(data)
+    except ValidationError as exc:
+        return [f"{path}: {_field_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
+    if config.code != path.stem:
+        return [f"{path}: code: '{config.code}' does not match the file name '{path.stem}'"]
+    return []
+
+
+def load_config_file(path: Path) -> LanguageConfig:
+    """Read and validate one config file; raise ConfigError with every problem on failure."""
+    problems = config_problems(path)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return LanguageConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def config_paths(directory: Path = LANGUAGES_DIR) -> list[Path]:
+    return sorted(directory.glob("*.yaml"))
+
+
+def available_languages(directory: Path = LANGUAGES_DIR) -> list[str]:
+    return [path.stem for path in config_paths(directory)]
+
+
+def load_language(code: str, directory: Path = LANGUAGES_DIR) -> LanguageConfig:
+    """The config for a language stem such as `nld`."""
+    path = directory / f"{code}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_languages(directory)) or "none"
+        raise ConfigError(f"unknown language '{code}': no {path} (configured: {known})")
+    return load_config_file(path)

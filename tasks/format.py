@@ -1,0 +1,128 @@
+"""Stage 7, format: the raw view (every row, every score, every status), curated DPO pairs and KTO rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from languages.schema import Curation
+from tasks.llm_stage import STATUS_JUDGED
+
+_MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
+
+RAW_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "instruction": pl.String(),
+    "targets": pl.String(),
+    "language": pl.String(),
+    "language_code": pl.String(),
+    "annotation_type": pl.String(),
+    "user_id": pl.String(),
+    "generation_model": pl.String(),
+    "generation": pl.String(),
+    "predicted_generation_language": pl.String(),
+    "predicted_generation_language_score": pl.Float64(),
+    "generations": pl.List(pl.String),
+    "generation_models": pl.List(pl.String),
+    "model_name": pl.String(),
+    "ratings": pl.List(pl.Int64),
+    "rationales": pl.List(pl.String),
+    "status": pl.String(),
+    "failure_reason": pl.String(),
+    "failure_detail": pl.String(),
+    "generation_language_ok": pl.Boolean(),
+    "prompt_language": pl.String(),
+    "prompt_language_score": pl.Float64(),
+    "answer_language": pl.String(),
+    "answer_language_score": pl.Float64(),
+    "run_id": pl.String(),
+}
+
+CURATION_DROPS = (
+    "not_judged",
+    "tie",
+    "margin_below_minimum",
+    "chosen_wrong_language",
+    "rejected_wrong_language",
+)
+
+
+def build_raw(results: list[dict[str, Any]], run_id: str) -> pl.DataFrame:
+    """One row per LLM-stage result, in the raw schema (a superset of the community recipe's)."""
+    records = [{**row, "instruction": row["inputs"], "run_id": run_id} for row in results]
+    return (
+        pl.DataFrame(records, schema=RAW_SCHEMA, strict=False) if records else pl.DataFrame(schema=RAW_SCHEMA)
+    )
+
+
+def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
+    """Published rows plus this run's; a row processed again (it had failed) replaces its old version."""
+    if published is None or published.height == 0:
+        return new
+    kept = published.filter(~pl.col("id").is_in(new["id"].implode()))
+    return pl.concat([kept, new.select(kept.columns)], how="vertical_relaxed").sort("id")
+
+
+def _chat(prompt: str, answer: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+
+
+def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Chosen/rejected pairs with a clear winner; every raw row not curated is counted by reason."""
+    pairs: list[dict[str, Any]] = []
+    drops = dict.fromkeys(CURATION_DROPS, 0)
+    for row in raw.iter_rows(named=True):
+        if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
+            drops["not_judged"] += 1
+            continue
+        human, model = row["ratings"]
+        if human == model:
+            drops["tie"] += 1
+            continue
+        if abs(human - model) < rules.min_margin:
+            drops["margin_below_minimum"] += 1
+            continue
+        model_won = model > human
+        if model_won and not row["generation_language_ok"]:
+            drops["chosen_wrong_language"] += 1
+            continue
+        if not model_won and not row["generation_language_ok"] and not rules.allow_wrong_language_rejected:
+            drops["rejected_wrong_language"] += 1
+            continue
+        human_answer, model_answer = row["generations"]
+        chosen, rejected = (model_answer, human_answer) if model_won else (human_answer, model_answer)
+        pairs.append(
+            {
+                "id": row["id"],
+                "prompt": row["instruction"],
+                "chosen": _chat(row["instruction"], chosen),
+                "rejected": _chat(row["instruction"], rejected),
+                "chosen_rating": max(human, model),
+                "rejected_rating": min(human, model),
+                "chosen_model": row["generation_model"] if model_won else "human",
+                "rejected_model": "human" if model_won else row["generation_model"],
+            }
+        )
+    schema = {
+        "id": pl.String,
+        "prompt": pl.String,
+        "chosen": _MESSAGES,
+        "rejected": _MESSAGES,
+        "chosen_rating": pl.Int64,
+        "rejected_rating": pl.Int64,
+        "chosen_model": pl.String,
+        "rejected_model": pl.String,
+    }
+    return pl.DataFrame(pairs, schema=schema), {k: v for k, v in drops.items() if v}
+
+
+def build_kto(dpo: pl.DataFrame) -> pl.DataFrame:
+    """TRL's unpaired format: each pair gives a desirable (True) and an undesirable (False) completion."""
+    chosen = dpo.select("id", "prompt", completion=pl.col("chosen").list.last().struct.field("content"))
+    rejected = dpo.select("id", "prompt", completion=pl.col("rejected").list.last().struct.field("content"))
+    return (
+        pl.concat([chosen.with_columns(label=pl.lit(True)), rejected.with_columns(label=pl.lit(False))])
+        .sort("id", "label", descending=[False, True])
+        .select("id", "prompt", "completion", "label")
+    )

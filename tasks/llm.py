@@ -1,0 +1,129 @@
+"""The LLM clients: any OpenAI-compatible server through distilabel's `OpenAILLM`, or the offline placeholder.
+
+The Hugging Face router, Inference Endpoints, vLLM, TGI and Ollama all speak the OpenAI chat API, so
+one client covers every provider; `--llm-base-url` and `--llm-model` point it anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+
+from distilabel.models.llms import AsyncLLM, OpenAILLM
+from distilabel.typing import FormattedInput, GenerateOutput
+from pydantic import PrivateAttr
+
+from languages.schema import Endpoint
+
+PLACEHOLDER_MODEL = "offline-placeholder"
+PLACEHOLDER_NOTE = "[offline placeholder: no LLM was called]"
+_TEXT_COUNT = re.compile(r"and (\d+) text outputs")
+
+
+class CredentialsError(RuntimeError):
+    """No token for an endpoint that needs one; raised before any LLM call."""
+
+
+@dataclass(frozen=True)
+class EndpointChoice:
+    """Where requests go: the config's endpoint with any command-line overrides applied."""
+
+    model: str
+    base_url: str
+    offline: bool = False
+
+
+def _is_hugging_face(base_url: str) -> bool:
+    return "huggingface.co" in base_url or "huggingface.cloud" in base_url
+
+
+def api_key_for(base_url: str) -> str:
+    """The key for an endpoint: huggingface_hub's token for Hugging Face, else OPENAI_API_KEY.
+
+    Local servers (vLLM, TGI, Ollama, the test server) accept any key, so they get a fixed dummy.
+    """
+    if _is_hugging_face(base_url):
+        from huggingface_hub import get_token
+
+        token = get_token()
+        if not token:
+            raise CredentialsError(
+                f"{base_url} needs a Hugging Face token: set HF_TOKEN or run `hf auth login` "
+                "(or use --offline for a dry run, or --llm-base-url for another server)"
+            )
+        return token
+    return os.environ.get("OPENAI_API_KEY") or "no-key-needed"
+
+
+class PlaceholderLLM(AsyncLLM):
+    """A deterministic stand-in for `--offline` dry runs: every text it writes says it is a placeholder.
+
+    As generator it restates the prompt (so the language check sees the right language); as judge it
+    writes well-formed UltraFeedback sections with ratings derived from a hash of the request.
+    """
+
+    role: str = "generator"
+    _calls: int = PrivateAttr(default=0)
+
+    def load(self) -> None:
+        super().load()
+
+    @property
+    def model_name(self) -> str:
+        return PLACEHOLDER_MODEL
+
+    async def agenerate(  # type: ignore[override]
+        self,
+        input: FormattedInput,
+        num_generations: int = 1,
+        max_new_tokens: int = 128,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+    ) -> GenerateOutput:
+        self._calls += 1
+        user = next(m["content"] for m in reversed(input) if m["role"] == "user")  # type: ignore[index]
+        if self.role == "judge":
+            system = next((m["content"] for m in input if m["role"] == "system"), "")  # type: ignore[index]
+            count = int(match.group(1)) if (match := _TEXT_COUNT.search(system)) else 2
+            sections = []
+            for index in range(1, count + 1):
+                digest = hashlib.sha256(f"{index}\x1f{user}".encode()).digest()
+                sections.append(
+                    f"#### Output for Text {index}\nRating: {digest[0] % 5 + 1}\n"
+                    f"Rationale: {PLACEHOLDER_NOTE} Placeholder rating."
+                )
+            text = "\n\n".join(sections)
+        else:
+            text = f"{PLACEHOLDER_NOTE} {user.strip()}"
+        words = len(text.split())
+        return {
+            "generations": [text] * num_generations,
+            "statistics": {"input_tokens": [len(user.split())], "output_tokens": [words]},
+        }
+
+
+def build_llm(endpoint: Endpoint, choice: EndpointChoice, role: str) -> AsyncLLM:
+    """A loaded distilabel LLM for the generator or the judge."""
+    if choice.offline:
+        llm: AsyncLLM = PlaceholderLLM(role=role)
+    else:
+        llm = OpenAILLM(
+            model=choice.model,
+            base_url=choice.base_url,
+            api_key=api_key_for(choice.base_url),
+            max_retries=endpoint.max_retries,
+            timeout=endpoint.timeout_seconds,
+        )
+    llm.load()
+    return llm
+
+
+def resolve_endpoint(
+    endpoint: Endpoint, base_url: str | None = None, model: str | None = None, offline: bool = False
+) -> EndpointChoice:
+    """Command-line overrides win over the config; `--offline` wins over both."""
+    if offline:
+        return EndpointChoice(model=PLACEHOLDER_MODEL, base_url="offline", offline=True)
+    return EndpointChoice(model=model or endpoint.model, base_url=base_url or endpoint.base_url)

@@ -1,0 +1,328 @@
+"""Stage 8, publish: dataset repos with cards, written to a local folder in Hub layout or pushed to the Hub.
+
+A local repo under `--out` is exactly what a push would upload, and loads with
+`datasets.load_dataset(path, config_name)`. Both the local write and the push are all-or-nothing:
+repos are staged in full first, then swapped into place (locally) or sent as one commit (Hub).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from languages.schema import LanguageConfig
+from tasks.load import AYA_REPO, AYA_REVISION
+
+RAW_DATA = "data/train-00000-of-00001.parquet"
+DPO_DATA = "default/train-00000-of-00001.parquet"
+KTO_DATA = "kto/train-00000-of-00001.parquet"
+TAGS = ["dpo", "orpo", "kto", "synthetic", "distilabel", "aya", "preference", "multilingual"]
+
+AYA_CITATION = """@misc{singh2024aya,
+  title         = {Aya Dataset: An Open-Access Collection for Multilingual Instruction Tuning},
+  author        = {Shivalika Singh and others},
+  year          = {2024},
+  eprint        = {2402.06619},
+  archivePrefix = {arXiv},
+  primaryClass  = {cs.CL}
+}"""
+
+
+class PublishError(RuntimeError):
+    """The datasets cannot be written or pushed; nothing was changed."""
+
+
+@dataclass
+class DatasetRepo:
+    """Everything one dataset repo holds: its id, card text and files (path in repo -> bytes)."""
+
+    repo_id: str
+    card: str
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def _plain_arrow_type(kind: pa.DataType) -> pa.DataType:
+    """polars writes large strings and lists; plain ones are what most Parquet readers expect."""
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_large_list(kind) or pa.types.is_list(kind):
+        return pa.list_(_plain_arrow_type(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _plain_arrow_type(f.type)) for f in kind])
+    return kind
+
+
+def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    table = frame.to_arrow()
+    table = table.cast(pa.schema([pa.field(f.name, _plain_arrow_type(f.type)) for f in table.schema]))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def size_category(rows: int) -> str:
+    for bound, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
+        if rows < bound:
+            return label
+    return "1M<n<10M"
+
+
+def _counts_table(counts: dict[str, int], header: str) -> str:
+    if not counts:
+        return "_none_\n"
+    lines = [f"| {header} | rows |", "| --- | ---: |"]
+    lines += [f"| `{key}` | {value:,} |" for key, value in counts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _card(config: LanguageConfig, data: DatasetCardData, title: str, body: str) -> str:
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}").content
+
+
+def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
+    gen, judge = config.generation, config.judge
+    return f"""## Recipe
+
+- **Source**: [{AYA_REPO}](https://huggingface.co/datasets/{AYA_REPO}) at revision `{AYA_REVISION}`
+  (Aya language codes: {", ".join(f"`{c}`" for c in config.aya_language_codes)}); this run read {report["source"]}.
+- **Generator**: `{report["generation_model"]}` (temperature {gen.temperature}, top_p {gen.top_p},
+  max_new_tokens {gen.max_new_tokens}) with distilabel `TextGeneration` and this system prompt:
+
+  > {gen.system_prompt}
+
+- **Judge**: `{report["judge_model"]}` with distilabel `UltraFeedback` (aspect `overall-rating`, temperature
+  {judge.temperature}). A judgement counts only with exactly one integer rating 1-5 per response under
+  its own `#### Output for Text N` header; anything else is a judge failure and stays out of the pairs.
+- **Language ID**: fastText `{config.lid.model}`, accepted labels {", ".join(f"`{x}`" for x in config.lid.labels)},
+  threshold {config.lid.threshold}, applied to prompts, human answers and generated answers.
+- **Curation**: no ties, rating margin at least {config.curation.min_margin}, no chosen answer in the wrong
+  language; a wrong-language rejected answer is {"allowed" if config.curation.allow_wrong_language_rejected else "dropped"}.
+"""
+
+
+def build_raw_repo(config: LanguageConfig, raw: pl.DataFrame, report: dict[str, Any]) -> DatasetRepo:
+    """The raw repo: every processed row with its ratings, status and failure reason."""
+    data = DatasetCardData(
+        language=[config.hub_language],
+        license="apache-2.0",
+        tags=TAGS,
+        task_categories=["text-generation"],
+        size_categories=[size_category(raw.height)],
+        source_datasets=[AYA_REPO],
+        pretty_name=f"Aya {config.name} preference data (raw)",
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": RAW_DATA}]}],
+    )
+    statuses = dict(raw["status"].value_counts(sort=True).iter_rows()) if raw.height else {}
+    failures = (
+        dict(raw["failure_reason"].drop_nulls().value_counts(sort=True).iter_rows()) if raw.height else {}
+    )
+    body = f"""Every {config.name} row of the Aya dataset that passed filtering and went through the LLM stage:
+the human answer (`generations[0]`), a second answer from an LLM (`generations[1]`), the judge's ratings
+and rationales for both, and a `status` with a `failure_reason` for rows that could not be judged.
+The curated pairs are in [{config.curated_repo}](https://huggingface.co/datasets/{config.curated_repo}).
+
+## Counts
+
+{raw.height:,} rows. By status:
+
+{_counts_table(statuses, "status")}
+Failures by reason (retried on the next run):
+
+{_counts_table(failures, "reason")}
+Rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} Aya rows read):
+
+{_counts_table(report["filter"]["dropped"], "reason")}
+{_recipe_section(config, report)}
+## Load
+
+```python
+from datasets import load_dataset
+
+raw = load_dataset("{config.raw_repo}", split="train")
+```
+
+## Citation
+
+This dataset is derived from the Aya dataset (Apache-2.0):
+
+```bibtex
+{AYA_CITATION}
+```
+"""
+    return DatasetRepo(
+        config.raw_repo,
+        _card(config, data, f"Aya {config.name} DPO (raw)", body),
+        {RAW_DATA: parquet_bytes(raw)},
+    )
+
+
+def build_curated_repo(
+    config: LanguageConfig,
+    dpo: pl.DataFrame,
+    kto: pl.DataFrame,
+    curation: dict[str, int],
+    report: dict[str, Any],
+) -> DatasetRepo:
+    """The curated repo: config `default` holds DPO pairs, config `kto` the unpaired view."""
+    data = DatasetCardData(
+        language=[config.hub_language],
+        license="apache-2.0",
+        tags=TAGS,
+        task_categories=["text-generation"],
+        size_categories=[size_category(dpo.height)],
+        source_datasets=[AYA_REPO, config.raw_repo],
+        pretty_name=f"Aya {config.name} DPO",
+        configs=[
+            {"config_name": "default", "data_files": [{"split": "train", "path": DPO_DATA}]},
+            {"config_name": "kto", "data_files": [{"split": "train", "path": KTO_DATA}]},
+        ],
+    )
+    mean_chosen = dpo["chosen_rating"].mean() if dpo.height else None
+    mean_margin = (dpo["chosen_rating"] - dpo["rejected_rating"]).mean() if dpo.height else None
+    human_won = int((dpo["chosen_model"] == "human").sum()) if dpo.height else 0
+    stats = (
+        f"Mean chosen rating {mean_chosen:.2f}, mean margin {mean_margin:.2f}; the human answer won "
+        f"{human_won:,} of {dpo.height:,} pairs."
+        if dpo.height
+        else "No pairs yet."
+    )
+    body = f"""Preference pairs in {config.name} built from the Aya dataset: the prompt, the human answer and an
+LLM answer, ranked by an UltraFeedback judge. Config `default` has DPO/ORPO pairs (`prompt`, `chosen`,
+`rejected` as chat message lists), config `kto` the same data as unpaired `prompt`/`completion`/`label` rows.
+Every row, including the ones left out here, is in [{config.raw_repo}](https://huggingface.co/datasets/{config.raw_repo}).
+
+## Counts
+
+{dpo.height:,} pairs and {kto.height:,} KTO rows. {stats}
+
+Raw rows not curated, by reason:
+
+{_counts_table(curation, "reason")}
+{_recipe_section(config, report)}
+## Load and train
+
+```python
+from datasets import load_dataset
+
+pairs = load_dataset("{config.curated_repo}", "default", split="train")   # DPOTrainer, ORPOTrainer
+unpaired = load_dataset("{config.curated_repo}", "kto", split="train")    # KTOTrainer
+```
+
+Both load straight into TRL: `DPOTrainer(model=..., train_dataset=pairs, ...)` or
+`KTOTrainer(model=..., train_dataset=unpaired, ...)`.
+
+## Citation
+
+This dataset is derived from the Aya dataset (Apache-2.0):
+
+```bibtex
+{AYA_CITATION}
+```
+"""
+    files = {DPO_DATA: parquet_bytes(dpo), KTO_DATA: parquet_bytes(kto)}
+    return DatasetRepo(config.curated_repo, _card(config, data, f"Aya {config.name} DPO", body), files)
+
+
+def local_path(out_dir: Path, repo_id: str) -> Path:
+    """`DIR/<namespace>/<name>`, refusing ids that would leave DIR."""
+    root = out_dir.resolve()
+    target = (root / repo_id).resolve()
+    if root not in target.parents or any(part in {"", ".", ".."} for part in repo_id.split("/")):
+        raise PublishError(f"repo id '{repo_id}' would write outside {out_dir}")
+    return target
+
+
+def write_local(repos: list[DatasetRepo], out_dir: Path) -> list[Path]:
+    """Write every repo under `out_dir` all-or-nothing: stage all, then swap each into place."""
+    targets = [local_path(out_dir, repo.repo_id) for repo in repos]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for repo, target in zip(repos, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+            staged.append((stage, target))
+            (stage / "README.md").write_text(repo.card, encoding="utf-8")
+            for name, content in repo.files.items():
+                (stage / name).parent.mkdir(parents=True, exist_ok=True)
+                (stage / name).write_bytes(content)
+    except OSError as exc:
+        for stage, _ in staged:
+            shutil.rmtree(stage, ignore_errors=True)
+        raise PublishError(f"cannot write under {out_dir}: {exc.strerror or exc}") from exc
+    for stage, target in staged:
+        old = target.with_name(f".{target.name}.old")
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+        stage.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    return targets
+
+
+def read_local_raw(out_dir: Path, repo_id: str) -> pl.DataFrame | None:
+    """The raw rows already published under `out_dir`, or None before the first run."""
+    path = local_path(out_dir, repo_id) / RAW_DATA
+    return pl.read_parquet(path) if path.is_file() else None
+
+
+def read_hub_raw(repo_id: str, api: Any = None) -> pl.DataFrame | None:
+    """The raw rows already on the Hub, or None when the repo does not exist yet."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+
+    api = api or HfApi()
+    try:
+        path = api.hf_hub_download(repo_id, RAW_DATA, repo_type="dataset")
+    except (RepositoryNotFoundError, EntryNotFoundError):
+        return None
+    except Exception as exc:
+        raise PublishError(f"cannot read the published raw data of {repo_id} ({type(exc).__name__})") from exc
+    return pl.read_parquet(path)
+
+
+def check_push_access(api: Any = None) -> str:
+    """The user the token belongs to; fails before any LLM call when there is no usable token."""
+    from huggingface_hub import HfApi
+
+    api = api or HfApi()
+    try:
+        return api.whoami()["name"]
+    except Exception as exc:
+        raise PublishError(
+            f"--push needs a Hugging Face token with write access ({type(exc).__name__}): "
+            "set HF_TOKEN or run `hf auth login`"
+        ) from exc
+
+
+def push(repos: list[DatasetRepo], private: bool, message: str, api: Any = None) -> list[str]:
+    """One `create_commit` per repo with card and data files; a failed commit leaves the old version."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    api = api or HfApi()
+    urls = []
+    for repo in repos:
+        try:
+            api.create_repo(repo.repo_id, repo_type="dataset", private=private, exist_ok=True)
+            operations = [CommitOperationAdd("README.md", repo.card.encode("utf-8"))]
+            operations += [CommitOperationAdd(name, content) for name, content in repo.files.items()]
+            info = api.create_commit(repo.repo_id, operations, commit_message=message, repo_type="dataset")
+        except Exception as exc:
+            raise PublishError(
+                f"push to {repo.repo_id} failed ({type(exc).__name__}); the previous version is intact"
+            ) from exc
+        urls.append(str(getattr(info, "commit_url", repo.repo_id)))
+    return urls

@@ -1,0 +1,174 @@
+"""A local OpenAI-compatible chat server for tests and benchmarks: real HTTP on 127.0.0.1, scripted answers.
+
+Generation requests get an answer in the language the system prompt asks for; judge requests (the
+UltraFeedback system prompt) get well-formed judgements. `script` hooks let a test return malformed
+judgements, wrong-language answers or HTTP errors for chosen prompts; the server records every request
+and the highest number it had in flight at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# One canned answer per language, keyed by a word the config's system prompt contains.
+ANSWERS = {
+    "Nederlands": "Dat is een goede vraag. Het korte antwoord is dat het afhangt van de situatie, "
+    "maar meestal helpt het om rustig stap voor stap te werk te gaan en goed te letten op de details.",
+    "español": "Es una buena pregunta. La respuesta corta es que depende de la situación, pero "
+    "normalmente ayuda avanzar paso a paso y prestar atención a los detalles.",
+    "Kiswahili": "Hilo ni swali zuri sana. Jibu fupi ni kwamba inategemea hali, lakini mara nyingi "
+    "inasaidia kufanya kazi hatua kwa hatua na kuzingatia mambo madogo.",
+    "العربية": "هذا سؤال جيد. الجواب المختصر أن الأمر يعتمد على الظروف، لكن من المفيد عادة "
+    "العمل خطوة بخطوة والانتباه إلى التفاصيل.",
+    "हिंदी": "यह एक अच्छा प्रश्न है। छोटा उत्तर यह है कि यह स्थिति पर निर्भर करता है, लेकिन "
+    "आम तौर पर कदम दर कदम काम करना और बारीकियों पर ध्यान देना मदद करता है।",
+    "日本語": "良い質問ですね。短く答えると状況によりますが、一つずつ順番に進めて、細かい点に注意することが役に立ちます。",
+}
+ENGLISH_ANSWER = "That is a good question. The short answer is that it depends on the situation."
+JUDGE_MARKER = "evaluate text quality"
+
+
+def well_formed_judgement(ratings: list[int]) -> str:
+    """A judgement exactly in the UltraFeedback output format."""
+    return "\n\n".join(
+        f"#### Output for Text {i}\nRating: {rating}\nRationale: Clear and relevant, rated {rating}."
+        for i, rating in enumerate(ratings, start=1)
+    )
+
+
+def default_ratings(user_text: str, count: int) -> list[int]:
+    """Deterministic ratings spread over wins, losses and ties."""
+    digest = hashlib.sha256(user_text.encode()).digest()
+    return [digest[i] % 5 + 1 for i in range(count)]
+
+
+@dataclass
+class Reply:
+    """What the server sends back: a chat completion text, or an HTTP error."""
+
+    text: str | None = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Script = Callable[[str, str, list[dict[str, str]]], Reply | None]
+
+
+@dataclass
+class ServerLog:
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: set[str] = field(default_factory=set)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def calls(self, kind: str | None = None) -> int:
+        return sum(1 for r in self.requests if kind is None or r["kind"] == kind)
+
+
+class OpenAIServer:
+    """`with OpenAIServer() as server:` starts it on a free port; `server.base_url` ends in /v1."""
+
+    def __init__(self, script: Script | None = None, latency: Callable[[], float] | None = None) -> None:
+        self.script = script
+        self.latency = latency
+        self.log = ServerLog()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> OpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def answer(self, kind: str, user: str, messages: list[dict[str, str]]) -> Reply:
+        scripted = self.script(kind, user, messages) if self.script else None
+        if scripted is not None:
+            return scripted
+        system = next((m["content"] for m in messages if m["role"] == "system"), "")
+        if kind == "judge":
+            found = re.search(r"and (\d+) text outputs", system)
+            return Reply(well_formed_judgement(default_ratings(user, int(found.group(1)) if found else 2)))
+        for marker, text in ANSWERS.items():
+            if marker in system:
+                return Reply(text)
+        return Reply(ENGLISH_ANSWER)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                messages = body.get("messages", [])
+                system = next((m["content"] for m in messages if m["role"] == "system"), "")
+                user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+                kind = "judge" if JUDGE_MARKER in system else "generate"
+                with server.log.lock:
+                    server.log.in_flight += 1
+                    server.log.max_in_flight = max(server.log.max_in_flight, server.log.in_flight)
+                    server.log.requests.append({"kind": kind, "model": body.get("model"), "user": user})
+                    server.log.authorizations.add(self.headers.get("Authorization", ""))
+                try:
+                    if server.latency:
+                        time.sleep(server.latency())
+                    reply = server.answer(kind, user, messages)
+                    self._send(reply, body.get("model", ""))
+                finally:
+                    with server.log.lock:
+                        server.log.in_flight -= 1
+
+            def _send(self, reply: Reply, model: str) -> None:
+                if reply.status != 200:
+                    payload = {"error": {"message": "scripted failure", "type": "server_error"}}
+                else:
+                    payload = {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": reply.text},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": 50,
+                            "completion_tokens": len((reply.text or "").split()),
+                            "total_tokens": 50 + len((reply.text or "").split()),
+                        },
+                    }
+                data = json.dumps(payload).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
