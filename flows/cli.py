@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from languages.schema import available_languages, config_paths, config_problems
+from languages.schema import LANGUAGES_DIR, available_languages, config_paths, config_problems
 
 app = typer.Typer(
     help="Turn the Aya dataset into per-language DPO, ORPO and KTO preference data.",
@@ -22,23 +22,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
-def _quiet_dependencies() -> None:
-    """distilabel warns about standalone tasks and pydantic fields; neither is actionable for users."""
+def _configure_logging(verbose: bool) -> None:
+    """The CLI prints its own summary and error lines; Prefect's console log is for --verbose.
+
+    Logs still reach the Prefect API (and its UI) either way. Set before Prefect is imported.
+    """
     warnings.filterwarnings("ignore", module=r"pydantic\..*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    # distilabel warns that standalone tasks have no Pipeline: they are meant to run standalone here.
     logging.getLogger("distilabel").setLevel(logging.ERROR)
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
     # The ephemeral server would try to send usage telemetry; runs must work with no network.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _print_summary(report: dict[str, Any]) -> None:
     table = Table(title=f"{report['language']} ({report['name']})", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     flt, data, llm = report["filter"], report["datasets"], report["llm_stage"]
     table.add_row("LLM", report["llm"])
     table.add_row("rows in", f"{flt['rows_in']:,}")
@@ -57,8 +61,16 @@ def _print_summary(report: dict[str, Any]) -> None:
     table.add_row("curated pairs / KTO rows", f"{data['curated_pairs']:,} / {data['kto_rows']:,}")
     if report["left_for_next_run"]:
         table.add_row("left for next run", f"{report['left_for_next_run']:,} (--limit)")
-    table.add_row("written", "\n".join(report["published"]) or "nothing new to publish")
+    written = [_relative(path) for path in report["published"]]
+    table.add_row("written", "\n".join(written) or "nothing new: the published datasets are up to date")
     console.print(table)
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:  # a Hub URL, or a folder outside the working directory
+        return path
 
 
 @app.command()
@@ -85,17 +97,25 @@ def run(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many new rows per language.")] = None,
     namespace: Annotated[str | None, typer.Option(help="Hub namespace; overrides the configs.")] = None,
     summary_json: Annotated[Path | None, typer.Option(help="Write the run summary here as JSON.")] = None,
+    languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the console.")
+    ] = False,
 ) -> None:
     """Run the per-language flow: Aya rows in, raw, curated DPO and KTO datasets out."""
-    _quiet_dependencies()
-    chosen = available_languages() if all_languages else list(languages or [])
+    _configure_logging(verbose)
+    configured = available_languages(languages_dir)
+    chosen = configured if all_languages else list(languages or [])
     if not chosen:
         errors.print("error: name at least one language (e.g. `dpo-factory run nld`) or pass --all")
         raise typer.Exit(2)
-    unknown = [code for code in chosen if code not in available_languages()]
+    unknown = [code for code in chosen if code not in configured]
     if unknown:
         errors.print(
-            f"error: unknown language(s) {', '.join(unknown)}; configured: {', '.join(available_languages())}"
+            f"error: unknown language(s) {', '.join(unknown)}; configured in {languages_dir}: "
+            f"{', '.join(configured) or 'none'}",
+            markup=False,
+            highlight=False,
         )
         raise typer.Exit(2)
 
@@ -114,6 +134,7 @@ def run(
             concurrency=concurrency,
             limit=limit,
             namespace=namespace,
+            languages_dir=str(languages_dir),
             return_state=True,
         )
         if state.is_completed():
@@ -122,9 +143,11 @@ def run(
             _print_summary(report)
         else:
             failed.append(code)
-            errors.print(f"error: {state.message}", markup=False, highlight=False)
+            hint = "" if verbose or _is_user_error(state) else " (--verbose shows the traceback)"
+            errors.print(f"error: {state.message}{hint}", markup=False, highlight=False)
     if summary_json:
         summary = {"languages": reports, "failed": failed}
+        summary_json.parent.mkdir(parents=True, exist_ok=True)
         summary_json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if failed:
         raise typer.Exit(1)
@@ -142,6 +165,11 @@ def validate(
     if problems:
         raise typer.Exit(1)
     console.print(f"{len(paths)} language config(s) valid")
+
+
+def _is_user_error(state: object) -> bool:
+    """A failure the flow reported itself (bad input), as opposed to an exception it did not expect."""
+    return not str(getattr(state, "message", "")).startswith("Flow run encountered an exception")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
-from languages.schema import ConfigError, LanguageConfig, load_language
+from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
 from tasks.filter import FilterResult, filter_rows
 from tasks.format import build_dpo, build_kto, build_raw, merge_raw
 from tasks.generate import Generator
@@ -83,6 +83,7 @@ def _run(
     concurrency: int,
     limit: int | None,
     namespace: str | None,
+    languages_dir: str | None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     run_id = uuid.uuid4().hex[:12]
@@ -95,7 +96,7 @@ def _run(
         seconds[stage] = round(now - clock, 3)
         clock = now
 
-    config = _with_namespace(load_language(language), namespace)
+    config = _with_namespace(load_language(language, Path(languages_dir or LANGUAGES_DIR)), namespace)
     generator_choice = resolve_endpoint(config.generation, llm_base_url, llm_model, offline)
     judge_choice = resolve_endpoint(config.judge, llm_base_url, llm_model, offline)
     if push_to_hub:
@@ -198,11 +199,22 @@ def language_flow(
     concurrency: int = 16,
     limit: int | None = None,
     namespace: str | None = None,
+    languages_dir: str | None = None,
 ) -> State:
     """Turn the Aya rows of one language into raw, curated DPO and KTO datasets."""
     try:
         report = _run(
-            language, source, out, push, llm_base_url, llm_model, offline, concurrency, limit, namespace
+            language,
+            source,
+            out,
+            push,
+            llm_base_url,
+            llm_model,
+            offline,
+            concurrency,
+            limit,
+            namespace,
+            languages_dir,
         )
     except USER_ERRORS as exc:
         get_run_logger().error("%s", exc)

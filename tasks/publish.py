@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import datasets
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from languages.schema import LanguageConfig
@@ -61,12 +63,42 @@ def _plain_arrow_type(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
-def parquet_bytes(frame: pl.DataFrame) -> bytes:
+@dataclass
+class DataFile:
+    """One config's train split as Parquet, with the `dataset_info` the card records for it."""
+
+    path: str
+    content: bytes
+    info: datasets.DatasetInfo
+
+
+def data_file(path: str, frame: pl.DataFrame) -> DataFile:
     table = frame.to_arrow()
     table = table.cast(pa.schema([pa.field(f.name, _plain_arrow_type(f.type)) for f in table.schema]))
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
-    return buffer.getvalue()
+    content = buffer.getvalue()
+    # Sizes and features in the card are what the Hub shows, and they key `datasets`' local cache to
+    # the content: without them, two versions written to the same folder would share a cache entry.
+    info = datasets.DatasetInfo(
+        features=datasets.Features.from_arrow_schema(table.schema),
+        splits=datasets.SplitDict(
+            {"train": datasets.SplitInfo(name="train", num_bytes=table.nbytes, num_examples=table.num_rows)}
+        ),
+        download_size=len(content),
+        dataset_size=table.nbytes,
+    )
+    return DataFile(path, content, info)
+
+
+def _card(files: dict[str, DataFile], title: str, body: str, **metadata: Any) -> str:
+    """Card text: YAML metadata (with `configs` and `dataset_info` per config), then the body."""
+    configs = [
+        {"config_name": name, "data_files": [{"split": "train", "path": f.path}]} for name, f in files.items()
+    ]
+    data = DatasetCardData(configs=configs, **metadata)
+    DatasetInfosDict({name: f.info for name, f in files.items()}).to_dataset_card_data(data)
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}").content
 
 
 def size_category(rows: int) -> str:
@@ -87,10 +119,6 @@ def _counts_table(counts: dict[str, int], header: str) -> str:
     lines = [f"| {header} | rows |", "| --- | ---: |"]
     lines += [f"| `{key}` | {value:,} |" for key, value in counts.items()]
     return "\n".join(lines) + "\n"
-
-
-def _card(config: LanguageConfig, data: DatasetCardData, title: str, body: str) -> str:
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}").content
 
 
 def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
@@ -114,18 +142,22 @@ def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
 """
 
 
+def _metadata(config: LanguageConfig, rows: int, pretty_name: str, sources: list[str]) -> dict[str, Any]:
+    return {
+        "language": [config.hub_language],
+        "license": "apache-2.0",
+        "tags": TAGS,
+        "task_categories": ["text-generation"],
+        "size_categories": [size_category(rows)],
+        "source_datasets": sources,
+        "pretty_name": pretty_name,
+    }
+
+
 def build_raw_repo(config: LanguageConfig, raw: pl.DataFrame, report: dict[str, Any]) -> DatasetRepo:
     """The raw repo: every processed row with its ratings, status and failure reason."""
-    data = DatasetCardData(
-        language=[config.hub_language],
-        license="apache-2.0",
-        tags=TAGS,
-        task_categories=["text-generation"],
-        size_categories=[size_category(raw.height)],
-        source_datasets=[AYA_REPO],
-        pretty_name=f"Aya {config.name} preference data (raw)",
-        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": RAW_DATA}]}],
-    )
+    files = {"default": data_file(RAW_DATA, raw)}
+    metadata = _metadata(config, raw.height, f"Aya {config.name} preference data (raw)", [AYA_REPO])
     statuses = dict(raw["status"].value_counts(sort=True).iter_rows()) if raw.height else {}
     failures = (
         dict(raw["failure_reason"].drop_nulls().value_counts(sort=True).iter_rows()) if raw.height else {}
@@ -163,11 +195,8 @@ This dataset is derived from the Aya dataset (Apache-2.0):
 {AYA_CITATION}
 ```
 """
-    return DatasetRepo(
-        config.raw_repo,
-        _card(config, data, f"Aya {config.name} DPO (raw)", body),
-        {RAW_DATA: parquet_bytes(raw)},
-    )
+    card = _card(files, f"Aya {config.name} DPO (raw)", body, **metadata)
+    return DatasetRepo(config.raw_repo, card, {f.path: f.content for f in files.values()})
 
 
 def build_curated_repo(
@@ -178,19 +207,8 @@ def build_curated_repo(
     report: dict[str, Any],
 ) -> DatasetRepo:
     """The curated repo: config `default` holds DPO pairs, config `kto` the unpaired view."""
-    data = DatasetCardData(
-        language=[config.hub_language],
-        license="apache-2.0",
-        tags=TAGS,
-        task_categories=["text-generation"],
-        size_categories=[size_category(dpo.height)],
-        source_datasets=[AYA_REPO, config.raw_repo],
-        pretty_name=f"Aya {config.name} DPO",
-        configs=[
-            {"config_name": "default", "data_files": [{"split": "train", "path": DPO_DATA}]},
-            {"config_name": "kto", "data_files": [{"split": "train", "path": KTO_DATA}]},
-        ],
-    )
+    files = {"default": data_file(DPO_DATA, dpo), "kto": data_file(KTO_DATA, kto)}
+    metadata = _metadata(config, dpo.height, f"Aya {config.name} DPO", [AYA_REPO, config.raw_repo])
     mean_chosen = dpo["chosen_rating"].mean() if dpo.height else None
     mean_margin = (dpo["chosen_rating"] - dpo["rejected_rating"]).mean() if dpo.height else None
     human_won = int((dpo["chosen_model"] == "human").sum()) if dpo.height else 0
@@ -233,8 +251,8 @@ This dataset is derived from the Aya dataset (Apache-2.0):
 {AYA_CITATION}
 ```
 """
-    files = {DPO_DATA: parquet_bytes(dpo), KTO_DATA: parquet_bytes(kto)}
-    return DatasetRepo(config.curated_repo, _card(config, data, f"Aya {config.name} DPO", body), files)
+    card = _card(files, f"Aya {config.name} DPO", body, **metadata)
+    return DatasetRepo(config.curated_repo, card, {f.path: f.content for f in files.values()})
 
 
 def local_path(out_dir: Path, repo_id: str) -> Path:

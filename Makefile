@@ -1,0 +1,30 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# uv is bootstrapped with pip when missing; the environment comes from the committed uv.lock.
+
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
+
+DEMO_LANGUAGES ?= nld spa swh arb hin jpn
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
+.PHONY: setup demo test lint clean
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+demo: setup
+	$(UV) run dpo-factory run $(DEMO_LANGUAGES) --source sample --offline --out out --summary-json out/summary.json
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run dpo-factory validate
+
+test: lint
+	$(UV) run pytest
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+
+from languages.schema import Curation
+from tasks.format import build_dpo, build_kto, build_raw, merge_raw
+
+
+def _result(
+    row_id: str, ratings: list[int | None] | None, status: str = "judged", language_ok: bool = True
+) -> dict[str, Any]:
+    return {
+        "id": row_id,
+        "inputs": f"vraag {row_id}",
+        "targets": f"mens {row_id}",
+        "language": "Dutch",
+        "language_code": "nld",
+        "annotation_type": "original-annotations",
+        "user_id": "u",
+        "generation_model": "gen-model",
+        "generation": f"model {row_id}",
+        "predicted_generation_language": "nl" if language_ok else "en",
+        "predicted_generation_language_score": 0.9,
+        "generation_language_ok": language_ok,
+        "generations": [f"mens {row_id}", f"model {row_id}"],
+        "generation_models": ["human", "gen-model"],
+        "model_name": "judge-model",
+        "ratings": ratings,
+        "rationales": ["a", "b"] if ratings else None,
+        "status": status,
+        "failure_reason": None if status == "judged" else "judge_rating_count",
+        "failure_detail": None,
+        "prompt_language": "nl",
+        "prompt_language_score": 0.99,
+        "answer_language": "nl",
+        "answer_language_score": 0.99,
+    }
+
+
+RESULTS = [
+    _result("human-wins", [5, 2]),
+    _result("model-wins", [2, 4]),
+    _result("tie", [3, 3]),
+    _result("failed", [None, None], status="failed"),
+    _result("model-wins-wrong-language", [1, 5], language_ok=False),
+    _result("human-wins-over-wrong-language", [4, 1], language_ok=False),
+    _result("close", [3, 4]),
+]
+
+
+def test_raw_keeps_every_row_with_the_recipe_columns() -> None:
+    raw = build_raw(RESULTS, run_id="r1")
+    assert raw.height == len(RESULTS)
+    for column in [
+        "id",
+        "instruction",
+        "targets",
+        "language",
+        "language_code",
+        "annotation_type",
+        "user_id",
+        "generation_model",
+        "generation",
+        "predicted_generation_language",
+        "predicted_generation_language_score",
+        "generations",
+        "generation_models",
+        "model_name",
+        "ratings",
+        "rationales",
+        "status",
+        "failure_reason",
+    ]:
+        assert column in raw.columns
+    assert raw.filter(pl.col("id") == "failed")["ratings"].item().to_list() == [None, None]
+
+
+def test_curation_rules_and_counts() -> None:
+    raw = build_raw(RESULTS, run_id="r1")
+    dpo, drops = build_dpo(raw, Curation())
+    assert sorted(dpo["id"]) == ["close", "human-wins", "model-wins"]
+    assert drops == {"not_judged": 1, "tie": 1, "chosen_wrong_language": 1, "rejected_wrong_language": 1}
+    assert dpo.height + sum(drops.values()) == raw.height
+    assert (dpo["chosen_rating"] > dpo["rejected_rating"]).all()
+    model_wins = dpo.filter(pl.col("id") == "model-wins").row(0, named=True)
+    assert model_wins["chosen"] == [
+        {"role": "user", "content": "vraag model-wins"},
+        {"role": "assistant", "content": "model model-wins"},
+    ]
+    assert model_wins["rejected"][1]["content"] == "mens model-wins"
+    assert (model_wins["chosen_model"], model_wins["rejected_model"]) == ("gen-model", "human")
+
+
+def test_wrong_language_rejected_may_stay_when_allowed() -> None:
+    dpo, drops = build_dpo(build_raw(RESULTS, "r1"), Curation(allow_wrong_language_rejected=True))
+    assert "human-wins-over-wrong-language" in dpo["id"].to_list()
+    assert "model-wins-wrong-language" not in dpo["id"].to_list()  # a wrong-language answer never wins
+    assert "rejected_wrong_language" not in drops
+
+
+def test_minimum_margin() -> None:
+    dpo, drops = build_dpo(build_raw(RESULTS, "r1"), Curation(min_margin=2))
+    assert "close" not in dpo["id"].to_list()
+    assert drops["margin_below_minimum"] == 1
+
+
+def test_kto_is_two_rows_per_pair() -> None:
+    dpo, _ = build_dpo(build_raw(RESULTS, "r1"), Curation())
+    kto = build_kto(dpo)
+    assert kto.columns == ["id", "prompt", "completion", "label"]
+    assert kto.height == 2 * dpo.height
+    assert kto["label"].sum() == dpo.height
+    row = kto.filter((pl.col("id") == "human-wins") & pl.col("label")).row(0, named=True)
+    assert row["completion"] == "mens human-wins"
+
+
+def test_merge_replaces_retried_rows_and_keeps_the_rest() -> None:
+    first = build_raw(RESULTS, "r1")
+    retried = build_raw([_result("failed", [4, 2])], "r2")
+    merged = merge_raw(first, retried)
+    assert merged.height == first.height
+    assert merged["id"].is_unique().all()
+    assert merged.filter(pl.col("id") == "failed")["status"].item() == "judged"
+    assert merge_raw(None, retried).equals(retried)
+
+
+@pytest.mark.parametrize("ratings", [[None, 4], [4, None]])
+def test_partial_ratings_never_become_pairs(ratings: list) -> None:
+    dpo, drops = build_dpo(build_raw([_result("x", ratings)], "r1"), Curation())
+    assert dpo.height == 0
+    assert drops == {"not_judged": 1}
