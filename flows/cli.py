@@ -56,8 +56,17 @@ def _print_summary(report: dict[str, Any]) -> None:
         f" ({report['this_run']['failed']:,} failed: "
         f"{', '.join(f'{k} {v}' for k, v in llm['failures'].items()) or 'none'})",
     )
-    tokens = sum(llm["input_tokens"].values()) + sum(llm["output_tokens"].values())
-    table.add_row("LLM calls / tokens", f"{sum(calls.values()):,} / {tokens:,} in {llm['seconds']:.1f} s")
+    tokens_in, tokens_out = sum(llm["input_tokens"].values()), sum(llm["output_tokens"].values())
+    table.add_row(
+        "LLM calls",
+        f"{sum(calls.values()):,} calls, {sum(llm['retries'].values()):,} retries, "
+        f"{tokens_in:,} prompt + {tokens_out:,} completion tokens, {llm['seconds']:.1f} s",
+    )
+    if llm["resumed_rows"] or llm["resumed_generations"]:
+        table.add_row(
+            "resumed",
+            f"{llm['resumed_rows']:,} rows and {llm['resumed_generations']:,} answers from the journal",
+        )
     table.add_row("curated pairs / KTO rows", f"{data['curated_pairs']:,} / {data['kto_rows']:,}")
     if report["left_for_next_run"]:
         table.add_row("left for next run", f"{report['left_for_next_run']:,} (--limit)")
@@ -82,9 +91,12 @@ def run(
     source: Annotated[
         str, typer.Option(help="hub, sample, or a parquet/jsonl path with Aya's columns.")
     ] = "hub",
-    out: Annotated[Path, typer.Option(help="Write each dataset repo to OUT/<namespace>/<name>/.")] = Path(
-        "out"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Write each dataset repo to OUT/<namespace>/<name>/; the run journal lives here too."
+        ),
+    ] = Path("out"),
     push: Annotated[
         bool, typer.Option("--push", help="Push to the Hugging Face Hub instead of --out.")
     ] = False,
@@ -126,7 +138,7 @@ def run(
         state = language_flow(
             language=code,
             source=source,
-            out=None if push else str(out),
+            out=str(out),
             push=push,
             llm_base_url=llm_base_url,
             llm_model=llm_model,
@@ -135,6 +147,7 @@ def run(
             limit=limit,
             namespace=namespace,
             languages_dir=str(languages_dir),
+            progress=True,
             return_state=True,
         )
         if state.is_completed():

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from distilabel.models.llms import AsyncLLM, OpenAILLM
 from distilabel.typing import FormattedInput, GenerateOutput
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from pydantic import PrivateAttr
 
 from languages.schema import Endpoint
@@ -104,12 +106,43 @@ class PlaceholderLLM(AsyncLLM):
         }
 
 
+class CountingOpenAILLM(OpenAILLM):
+    """distilabel's `OpenAILLM`, counting the HTTP requests it sends, retries included.
+
+    Retries are the OpenAI client's own: exponential backoff with jitter on 408, 409, 429, 5xx,
+    timeouts and dropped connections, honouring `Retry-After`. The client marks each attempt with an
+    `x-stainless-retry-count` header, which is how retries are told apart from first attempts here.
+    """
+
+    _requests: Counter = PrivateAttr(default_factory=Counter)
+
+    def load(self) -> None:
+        super().load()
+
+        async def count(request: object) -> None:
+            retry = getattr(request, "headers", {}).get("x-stainless-retry-count", "0")
+            self._requests["retries" if retry not in ("", "0") else "first_attempts"] += 1
+
+        self._aclient = AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self.api_key.get_secret_value(),
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            default_headers=self.default_headers,
+            http_client=DefaultAsyncHttpxClient(event_hooks={"request": [count]}),
+        )
+
+    @property
+    def retries(self) -> int:
+        return self._requests["retries"]
+
+
 def build_llm(endpoint: Endpoint, choice: EndpointChoice, role: str) -> AsyncLLM:
     """A loaded distilabel LLM for the generator or the judge."""
     if choice.offline:
         llm: AsyncLLM = PlaceholderLLM(role=role)
     else:
-        llm = OpenAILLM(
+        llm = CountingOpenAILLM(
             model=choice.model,
             base_url=choice.base_url,
             api_key=api_key_for(choice.base_url),
@@ -118,6 +151,10 @@ def build_llm(endpoint: Endpoint, choice: EndpointChoice, role: str) -> AsyncLLM
         )
     llm.load()
     return llm
+
+
+def retries_of(llm: AsyncLLM) -> int:
+    return getattr(llm, "retries", 0)
 
 
 def resolve_endpoint(

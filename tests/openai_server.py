@@ -129,7 +129,15 @@ class OpenAIServer:
                 with server.log.lock:
                     server.log.in_flight += 1
                     server.log.max_in_flight = max(server.log.max_in_flight, server.log.in_flight)
-                    server.log.requests.append({"kind": kind, "model": body.get("model"), "user": user})
+                    server.log.requests.append(
+                        {
+                            "kind": kind,
+                            "model": body.get("model"),
+                            "user": user,
+                            "time": time.monotonic(),
+                            "retry": int(self.headers.get("x-stainless-retry-count") or 0),
+                        }
+                    )
                     server.log.authorizations.add(self.headers.get("Authorization", ""))
                 try:
                     if server.latency:

@@ -11,9 +11,10 @@ import pytest
 from languages.schema import LanguageConfig, load_language
 from tasks.filter import filter_rows
 from tasks.generate import Generator
+from tasks.journal import Journal
 from tasks.judge import Judge
 from tasks.llm import PLACEHOLDER_NOTE, build_llm, resolve_endpoint
-from tasks.llm_stage import respond_and_judge
+from tasks.llm_stage import EndpointError, respond_and_judge
 from tests.openai_server import ENGLISH_ANSWER, OpenAIServer, Reply
 
 
@@ -121,3 +122,98 @@ def test_offline_placeholder_says_so(sample: pl.DataFrame, code: str) -> None:
     assert {r["generation_model"] for r in results} == {"offline-placeholder"}
     assert all(r["status"] == "judged" for r in results)
     assert stats.calls["judge"] == len(results)
+
+
+def _one_failure_per_call(status: int, headers: dict[str, str] | None = None):
+    """A script that fails the first attempt of every call, then answers normally."""
+    seen: set[tuple[str, str]] = set()
+
+    def script(kind: str, user: str, messages: list) -> Reply | None:
+        if (kind, user) in seen:
+            return None
+        seen.add((kind, user))
+        return Reply(status=status, headers=headers or {})
+
+    return script
+
+
+@pytest.mark.parametrize(("status", "headers"), [(429, {"Retry-After": "0.3"}), (500, {}), (503, {})])
+def test_retries_recover_every_row(sample: pl.DataFrame, status: int, headers: dict) -> None:
+    config = load_language("jpn")
+    rows = _rows(sample, "jpn")
+    settings = {"max_retries": 3}
+    gen = config.generation.model_copy(update=settings)
+    jud = config.judge.model_copy(update=settings)
+    with OpenAIServer(_one_failure_per_call(status, headers)) as server:
+        generator = Generator(build_llm(gen, resolve_endpoint(gen, server.base_url, "g"), "generator"), gen)
+        judge = Judge(build_llm(jud, resolve_endpoint(jud, server.base_url, "j"), "judge"), jud)
+        results, stats = respond_and_judge(rows, config, generator, judge, concurrency=3)
+    assert all(r["status"] == "judged" for r in results)
+    assert stats.retries == {"generate": len(rows), "judge": len(rows)}
+    assert stats.calls == {"generate": len(rows), "judge": len(rows)}
+    assert server.log.calls() == 4 * len(rows)
+    if "Retry-After" in headers:
+        # Every retry waited at least as long as the server asked.
+        first: dict[tuple[str, str], float] = {}
+        for request in server.log.requests:
+            key = (request["kind"], request["user"])
+            if request["retry"] == 0:
+                first[key] = request["time"]
+            else:
+                assert request["time"] - first[key] >= 0.3
+
+
+def test_rows_that_keep_failing_are_failed_not_fatal(sample: pl.DataFrame) -> None:
+    config = load_language("jpn")
+    rows = _rows(sample, "jpn")
+
+    def script(kind: str, user: str, messages: list) -> Reply | None:
+        return Reply(status=500) if user == rows[0]["inputs"] else None
+
+    with OpenAIServer(script) as server:
+        results, stats = respond_and_judge(rows, config, *_clients(config, server.base_url), concurrency=2)
+    assert [r["status"] for r in results].count("failed") == 1
+    assert results[0]["failure_reason"] == "generation_error"
+    assert stats.errors == {"generate": 1}
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_endpoint_that_refuses_everything_stops_the_stage(sample: pl.DataFrame, status: int) -> None:
+    config = load_language("jpn")
+    with (
+        OpenAIServer(lambda *_: Reply(status=status)) as server,
+        pytest.raises(EndpointError, match="refused"),
+    ):
+        respond_and_judge(_rows(sample, "jpn"), config, *_clients(config, server.base_url), concurrency=2)
+
+
+def test_journal_makes_a_rerun_free(sample: pl.DataFrame, tmp_path) -> None:
+    config = load_language("nld")
+    rows = _rows(sample, "nld")
+    path = tmp_path / "journal.jsonl"
+    with OpenAIServer() as server:
+        first, _ = respond_and_judge(rows, config, *_clients(config, server.base_url), 4, Journal(path, "r"))
+    with OpenAIServer() as server:
+        again, stats = respond_and_judge(
+            rows, config, *_clients(config, server.base_url), 4, Journal(path, "r")
+        )
+    assert server.log.calls() == 0
+    assert stats.resumed_rows == len(rows)
+    assert again == first
+
+
+def test_journaled_answers_are_not_generated_again(sample: pl.DataFrame, tmp_path) -> None:
+    config = load_language("nld")
+    rows = _rows(sample, "nld")
+    journal = Journal(tmp_path / "journal.jsonl", "r")
+    for row in rows[:4]:
+        journal.record_generation(row["id"], {"generation": "Een eerder gegeven antwoord in het Nederlands."})
+    journal.close()
+    with OpenAIServer() as server:
+        results, stats = respond_and_judge(
+            rows, config, *_clients(config, server.base_url), 4, Journal(tmp_path / "journal.jsonl", "r")
+        )
+    assert stats.resumed_generations == 4
+    assert server.log.calls("generate") == len(rows) - 4
+    assert server.log.calls("judge") == len(rows)
+    assert results[0]["generation"] == "Een eerder gegeven antwoord in het Nederlands."
