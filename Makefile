@@ -9,7 +9,7 @@ endif
 DEMO_LANGUAGES ?= nld spa swh arb hin jpn
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint bench clean
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -28,3 +28,7 @@ test: lint
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
+
+bench: setup
+	$(UV) run python -m benchmarks.llm_stage
+	$(UV) run python -m benchmarks.incremental

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +39,29 @@ def _configure_logging(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
     # The ephemeral server would try to send usage telemetry; runs must work with no network.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _start_prefect_server() -> threading.Thread | None:
+    """Boot Prefect's ephemeral API in the background while the heavy imports run.
+
+    With no PREFECT_API_URL, Prefect starts a temporary local server at the first flow call and waits
+    for it (several seconds); starting it here overlaps that wait with importing distilabel and
+    datasets. The thread must be joined before the first flow call. Any failure is left to Prefect,
+    which then starts the server itself as usual.
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            SubprocessASGIServer().start()
+
+    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
+    thread.start()
+    return thread
 
 
 def _print_summary(report: dict[str, Any]) -> None:
@@ -108,6 +133,9 @@ def run(
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="LLM requests in flight.")] = 16,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many new rows per language.")] = None,
     namespace: Annotated[str | None, typer.Option(help="Hub namespace; overrides the configs.")] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Create the Hub repos public (default: private).")
+    ] = False,
     summary_json: Annotated[Path | None, typer.Option(help="Write the run summary here as JSON.")] = None,
     languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
     verbose: Annotated[
@@ -131,7 +159,11 @@ def run(
         )
         raise typer.Exit(2)
 
+    server_start = _start_prefect_server()
     from flows.language_flow import language_flow
+
+    if server_start is not None:
+        server_start.join()
 
     reports, failed = [], []
     for code in chosen:
@@ -148,6 +180,7 @@ def run(
             namespace=namespace,
             languages_dir=str(languages_dir),
             progress=True,
+            public=public,
             return_state=True,
         )
         if state.is_completed():

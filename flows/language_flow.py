@@ -90,6 +90,7 @@ class RunOptions:
     namespace: str | None = None
     languages_dir: str | None = None
     progress: bool = False
+    public: bool = False
 
 
 class _Clock:
@@ -107,10 +108,14 @@ class _Clock:
 
 def _config(language: str, options: RunOptions) -> LanguageConfig:
     config = load_language(language, Path(options.languages_dir or LANGUAGES_DIR))
-    if not options.namespace:
-        return config
-    publish = config.publish.model_copy(update={"namespace": options.namespace})
-    return config.model_copy(update={"publish": publish})
+    update: dict[str, Any] = {}
+    if options.namespace:
+        update["namespace"] = options.namespace
+    if options.public:
+        update["private"] = False
+    return (
+        config.model_copy(update={"publish": config.publish.model_copy(update=update)}) if update else config
+    )
 
 
 def journal_path(out: str, config: LanguageConfig) -> Path:
@@ -135,7 +140,7 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     )
     judge_choice = resolve_endpoint(config.judge, options.llm_base_url, options.llm_model, options.offline)
     if options.push:
-        logger.info("pushing as Hugging Face user %s", check_push_access())
+        logger.info("pushing as Hugging Face user %s", check_push_access(config.publish.namespace))
     # Clients are built first so a missing token fails before any data is read.
     generator = Generator(build_llm(config.generation, generator_choice, "generator"), config.generation)
     judge = Judge(build_llm(config.judge, judge_choice, "judge"), config.judge)
@@ -203,6 +208,9 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
             build_raw_repo(config, raw, report),
             build_curated_repo(config, dpo, kto, curation_drops, report),
         ]
+        recipe = (Path(options.languages_dir or LANGUAGES_DIR) / f"{language}.yaml").read_bytes()
+        for repo in repos:  # each dataset carries the exact config it was made with
+            repo.files[f"recipe/{language}.yaml"] = recipe
         message = f"dpo-factory run {run_id}: {language}, {len(results)} rows"
         report["published"] = publish_stage(repos, options.out, options.push, config.publish.private, message)
     # Published (or nothing new to publish): from here on the raw dataset is the record, not the journal.
@@ -229,6 +237,7 @@ def language_flow(
     namespace: str | None = None,
     languages_dir: str | None = None,
     progress: bool = False,
+    public: bool = False,
 ) -> State:
     """Turn the Aya rows of one language into raw, curated DPO and KTO datasets."""
     options = RunOptions(
@@ -243,6 +252,7 @@ def language_flow(
         namespace,
         languages_dir,
         progress,
+        public,
     )
     try:
         report = run_language(language, options)

@@ -24,7 +24,7 @@ from tasks.generate import Generator
 from tasks.journal import Journal
 from tasks.judge import Judge
 from tasks.langid import identify
-from tasks.llm import retries_of
+from tasks.llm import close_llm, retries_of
 
 STATUS_JUDGED = "judged"
 STATUS_FAILED = "failed"
@@ -237,6 +237,8 @@ async def respond_and_judge_async(
             stats.seconds = time.perf_counter() - started
             if journal is not None:
                 journal.close()
+            await close_llm(generator.llm)
+            await close_llm(judge.llm)
     return list(results), stats
 
 

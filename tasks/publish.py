@@ -19,7 +19,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import CommitOperationAdd, DatasetCard, DatasetCardData, HfApi
+from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
 
 from languages.schema import LanguageConfig
 from tasks.load import AYA_REPO, AYA_REVISION
@@ -137,6 +138,7 @@ def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
   its own `#### Output for Text N` header; anything else is a judge failure and stays out of the pairs.
 - **Language ID**: fastText `{config.lid.model}`, accepted labels {", ".join(f"`{x}`" for x in config.lid.labels)},
   threshold {config.lid.threshold}, applied to prompts, human answers and generated answers.
+- **Config**: the language config this dataset was made with is in `recipe/{config.code}.yaml`.
 - **Curation**: no ties, rating margin at least {config.curation.min_margin}, no chosen answer in the wrong
   language; a wrong-language rejected answer is {"allowed" if config.curation.allow_wrong_language_rejected else "dropped"}.
 """
@@ -297,14 +299,15 @@ def read_local_raw(out_dir: Path, repo_id: str) -> pl.DataFrame | None:
     return pl.read_parquet(path) if path.is_file() else None
 
 
-def read_hub_raw(repo_id: str, api: Any = None) -> pl.DataFrame | None:
-    """The raw rows already on the Hub, or None when the repo does not exist yet."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+def hub_api() -> HfApi:
+    """The Hub client; huggingface_hub finds the token (HF_TOKEN or a stored login) by itself."""
+    return HfApi()
 
-    api = api or HfApi()
+
+def read_hub_raw(repo_id: str) -> pl.DataFrame | None:
+    """The raw rows already on the Hub, or None when the repo does not exist yet."""
     try:
-        path = api.hf_hub_download(repo_id, RAW_DATA, repo_type="dataset")
+        path = hub_api().hf_hub_download(repo_id, RAW_DATA, repo_type="dataset")
     except (RepositoryNotFoundError, EntryNotFoundError):
         return None
     except Exception as exc:
@@ -312,25 +315,39 @@ def read_hub_raw(repo_id: str, api: Any = None) -> pl.DataFrame | None:
     return pl.read_parquet(path)
 
 
-def check_push_access(api: Any = None) -> str:
-    """The user the token belongs to; fails before any LLM call when there is no usable token."""
-    from huggingface_hub import HfApi
+def _can_write(token: dict[str, Any], namespace: str) -> bool:
+    """Whether a token (as `whoami` describes it) may create and commit to repos under `namespace`."""
+    role = token.get("role")
+    if role == "write":
+        return True
+    if role != "fineGrained":
+        return False
+    scoped = (token.get("fineGrained") or {}).get("scoped") or []
+    return any(
+        (scope.get("entity") or {}).get("name") == namespace
+        and "repo.write" in (scope.get("permissions") or [])
+        for scope in scoped
+    ) or "repo.write" in ((token.get("fineGrained") or {}).get("global") or [])
 
-    api = api or HfApi()
+
+def check_push_access(namespace: str) -> str:
+    """The user the token belongs to; fails before any LLM call when no token may write to `namespace`."""
+    hint = "set HF_TOKEN to a token with write access, or run `hf auth login`"
     try:
-        return api.whoami()["name"]
+        me = hub_api().whoami()
     except Exception as exc:
+        raise PublishError(f"--push needs a Hugging Face token ({type(exc).__name__}): {hint}") from exc
+    token = (me.get("auth") or {}).get("accessToken") or {}
+    if token and not _can_write(token, namespace):
         raise PublishError(
-            f"--push needs a Hugging Face token with write access ({type(exc).__name__}): "
-            "set HF_TOKEN or run `hf auth login`"
-        ) from exc
+            f"--push: the Hugging Face token cannot write to '{namespace}' ({token.get('role')}): {hint}"
+        )
+    return me["name"]
 
 
-def push(repos: list[DatasetRepo], private: bool, message: str, api: Any = None) -> list[str]:
-    """One `create_commit` per repo with card and data files; a failed commit leaves the old version."""
-    from huggingface_hub import CommitOperationAdd, HfApi
-
-    api = api or HfApi()
+def push(repos: list[DatasetRepo], private: bool, message: str) -> list[str]:
+    """One `create_commit` per repo with card and files; a failed commit leaves the previous version."""
+    api = hub_api()
     urls = []
     for repo in repos:
         try:
@@ -342,5 +359,7 @@ def push(repos: list[DatasetRepo], private: bool, message: str, api: Any = None)
             raise PublishError(
                 f"push to {repo.repo_id} failed ({type(exc).__name__}); the previous version is intact"
             ) from exc
-        urls.append(str(getattr(info, "commit_url", repo.repo_id)))
+        urls.append(
+            str(getattr(info, "commit_url", None) or f"https://huggingface.co/datasets/{repo.repo_id}")
+        )
     return urls

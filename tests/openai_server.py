@@ -8,8 +8,11 @@ and the highest number it had in flight at once.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import math
+import random
 import re
 import threading
 import time
@@ -50,6 +53,11 @@ def default_ratings(user_text: str, count: int) -> list[int]:
     return [digest[i] % 5 + 1 for i in range(count)]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of new connections would wait for SYN retries.
+    request_queue_size = 1024
+
+
 @dataclass
 class Reply:
     """What the server sends back: a chat completion text, or an HTTP error."""
@@ -81,7 +89,7 @@ class OpenAIServer:
         self.script = script
         self.latency = latency
         self.log = ServerLog()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -116,9 +124,27 @@ class OpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle's algorithm on, the client's
+            # delayed ACK would add ~40 ms to every response.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                """`/stats`: requests seen and the most in flight at once; `/stats?reset=1` also resets."""
+                with server.log.lock:
+                    data = json.dumps(
+                        {"requests": len(server.log.requests), "max_in_flight": server.log.max_in_flight}
+                    ).encode()
+                    if "reset=1" in self.path:
+                        server.log.requests.clear()
+                        server.log.max_in_flight = server.log.in_flight
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -180,3 +206,32 @@ class OpenAIServer:
                 self.wfile.write(data)
 
         return Handler
+
+
+def lognormal_latency(median: float, sigma: float, seed: int = 0) -> Callable[[], float]:
+    """Latency with a long right tail, like real LLM endpoints: median `median`, shape `sigma`."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def draw() -> float:
+        with lock:
+            return rng.lognormvariate(math.log(median), sigma)
+
+    return draw
+
+
+def main() -> None:
+    """Serve until killed; print the base URL on the first line. Used by the benchmarks."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--median", type=float, default=0.0, help="median latency in seconds (0: none)")
+    parser.add_argument("--sigma", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    latency = lognormal_latency(args.median, args.sigma, args.seed) if args.median > 0 else None
+    with OpenAIServer(latency=latency) as server:
+        print(server.base_url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
