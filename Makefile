@@ -30,5 +30,5 @@ clean:
 	rm -rf out .pytest_cache .ruff_cache
 
 bench: setup
-	$(UV) run python -m benchmarks.llm_stage
+	$(UV) run python -m benchmarks.llm_stage --json benchmarks/llm_stage.json
 	$(UV) run python -m benchmarks.incremental

@@ -232,18 +232,34 @@ Every row, including the ones left out here, is in [{config.raw_repo}](https://h
 Raw rows not curated, by reason:
 
 {_counts_table(curation, "reason")}
+Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} read):
+
+{_counts_table(report["filter"]["dropped"], "reason")}
 {_recipe_section(config, report)}
 ## Load and train
 
 ```python
 from datasets import load_dataset
 
-pairs = load_dataset("{config.curated_repo}", "default", split="train")   # DPOTrainer, ORPOTrainer
-unpaired = load_dataset("{config.curated_repo}", "kto", split="train")    # KTOTrainer
+pairs = load_dataset("{config.curated_repo}", "default", split="train")
+unpaired = load_dataset("{config.curated_repo}", "kto", split="train")
 ```
 
-Both load straight into TRL: `DPOTrainer(model=..., train_dataset=pairs, ...)` or
-`KTOTrainer(model=..., train_dataset=unpaired, ...)`.
+`chosen` and `rejected` are conversations (the user's prompt, then the answer), which TRL's trainers
+read as they are; the plain-text `prompt` column is kept for browsing and is re-derived by TRL from
+the conversations.
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
+
+model_id = "Qwen/Qwen2.5-0.5B-Instruct"  # any chat model
+model = AutoModelForCausalLM.from_pretrained(model_id)
+tokenizer = AutoTokenizer.from_pretrained(model_id)
+
+DPOTrainer(model=model, args=DPOConfig(output_dir="dpo"), train_dataset=pairs, processing_class=tokenizer).train()
+KTOTrainer(model=model, args=KTOConfig(output_dir="kto"), train_dataset=unpaired, processing_class=tokenizer).train()
+```
 
 ## Citation
 
