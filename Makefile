@@ -22,6 +22,7 @@ lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run dpo-factory validate
+	$(UV) run dpo-factory deployments --check
 
 test: lint
 	$(UV) run pytest
@@ -32,3 +33,4 @@ clean:
 bench: setup
 	$(UV) run python -m benchmarks.llm_stage --json benchmarks/llm_stage.json
 	$(UV) run python -m benchmarks.incremental
+	$(UV) run python -m benchmarks.flow_run

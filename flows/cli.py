@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from languages.schema import LANGUAGES_DIR, available_languages, config_paths, config_problems
+from languages.schema import LANGUAGES_DIR, ConfigError, available_languages, config_paths
 
 app = typer.Typer(
     help="Turn the Aya dataset into per-language DPO, ORPO and KTO preference data.",
@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
 
@@ -204,13 +204,69 @@ def validate(
     files: Annotated[list[Path] | None, typer.Argument(help="Config files; default: all.")] = None,
 ) -> None:
     """Check language configs; one line per problem, naming file and field."""
+    from languages.checks import check_configs
+
     paths = list(files or config_paths())
-    problems = [problem for path in paths for problem in config_problems(path)]
+    problems = check_configs(paths)
     for problem in problems:
         errors.print(problem, markup=False, highlight=False)
     if problems:
         raise typer.Exit(1)
     console.print(f"{len(paths)} language config(s) valid")
+
+
+@app.command("new-language")
+def new_language(
+    code: Annotated[
+        str, typer.Argument(help="ISO 639-1 or 639-3 code, or an English name: sw, swh, Swahili.")
+    ],
+    languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
+) -> None:
+    """Scaffold languages/<code>.yaml with names, codes and fastText labels filled in."""
+    from languages.scaffold import scaffold
+
+    try:
+        path, notes = scaffold(code, languages_dir)
+    except ConfigError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"wrote {_relative(str(path))}")
+    for note in notes:
+        console.print(f"next: {note}", markup=False, highlight=False)
+    console.print(
+        f"then: dpo-factory validate {_relative(str(path))} && "
+        f"dpo-factory run {path.stem} --source sample --offline && dpo-factory deployments --write",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command()
+def deployments(
+    write: Annotated[bool, typer.Option("--write", help="Regenerate prefect.yaml from the configs.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Fail when prefect.yaml is out of date.")] = False,
+) -> None:
+    """Generate or check prefect.yaml: one scheduled deployment, one schedule per language."""
+    from flows.deployments import PREFECT_FILE, render
+    from flows.deployments import check as check_file
+
+    if write == check:
+        errors.print("error: pass exactly one of --write or --check")
+        raise typer.Exit(2)
+    try:
+        text = render()
+    except ConfigError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if write:
+        PREFECT_FILE.write_text(text, encoding="utf-8")
+        console.print(f"wrote {_relative(str(PREFECT_FILE))}")
+        return
+    problem = check_file()
+    if problem:
+        errors.print(f"error: {problem}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{_relative(str(PREFECT_FILE))} matches languages/")
 
 
 def _is_user_error(state: object) -> bool:

@@ -97,6 +97,25 @@ class Publish(_Strict):
     private: bool = True
 
 
+class Schedule(_Strict):
+    """When the scheduled deployment runs this language: a cron expression as Prefect accepts it."""
+
+    cron: Annotated[str, Field(min_length=9, max_length=100)]
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+
+    @model_validator(mode="after")
+    def _prefect_accepts_it(self) -> Schedule:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=self.cron, timezone=self.timezone)
+        except ValidationError as exc:
+            raise ValueError(
+                "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+            ) from None
+        return self
+
+
 class LanguageConfig(_Strict):
     """One language: which Aya rows belong to it and how to turn them into preference data."""
 
@@ -109,6 +128,7 @@ class LanguageConfig(_Strict):
     judge: Judge = Judge()
     curation: Curation = Curation()
     publish: Publish = Publish()
+    schedule: Schedule | None = None
 
     @property
     def slug(self) -> str:
@@ -148,7 +168,10 @@ def config_problems(path: Path) -> list[str]:
     try:
         config = LanguageConfig.model_validate(data)
     except ValidationError as exc:
-        return [f"{path}: {_field_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        return [
+            f"{path}: {_field_path(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        ]
     if config.code != path.stem:
         return [f"{path}: code: '{config.code}' does not match the file name '{path.stem}'"]
     return []

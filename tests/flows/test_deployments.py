@@ -1,0 +1,113 @@
+"""prefect.yaml: generated from the configs, kept in step with them, and deployable to a real server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.deployments import DEPLOYMENT, PREFECT_FILE, PROJECT_ROOT, check, render
+from languages.schema import LANGUAGES_DIR, config_paths, load_config_file
+
+
+def test_shipped_prefect_yaml_is_current() -> None:
+    assert check() is None
+
+
+def test_check_fails_when_a_config_changes(tmp_path: Path) -> None:
+    configs = tmp_path / "languages"
+    shutil.copytree(LANGUAGES_DIR, configs, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    generated = tmp_path / "prefect.yaml"
+    generated.write_text(render(configs), encoding="utf-8")
+    assert check(generated, configs) is None
+    nld = configs / "nld.yaml"
+    nld.write_text(nld.read_text(encoding="utf-8").replace('cron: "0 7 * * 3"', 'cron: "30 7 * * 3"'))
+    assert "out of date" in check(generated, configs)
+    assert "missing" in check(tmp_path / "nope.yaml", configs)
+
+
+def test_schedules_are_staggered() -> None:
+    crons = [load_config_file(path).schedule.cron for path in config_paths()]
+    assert len(crons) >= 20
+    assert len(set(crons)) == len(crons)  # no two languages start at the same time
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real Prefect server on 127.0.0.1 with a throwaway home, and the environment to reach it."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect-home")),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
+    prefect = shutil.which("prefect")
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Prefect server did not start within 120 s")
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_deploy_registers_one_schedule_per_language(prefect_api: dict[str, str]) -> None:
+    prefect = shutil.which("prefect")
+
+    def cli(*args: str) -> None:
+        result = subprocess.run(
+            [prefect, *args], env=prefect_api, cwd=PROJECT_ROOT, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    cli("work-pool", "create", "dpo-factory", "--type", "process")
+    cli("variable", "set", "dpo_factory_repository", "https://example.invalid/dpo-factory.git")
+    cli("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_FILE))
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings({PREFECT_API_URL: prefect_api["PREFECT_API_URL"]}),
+        get_client(sync_client=True) as client,
+    ):
+        deployment = client.read_deployment_by_name(f"aya-dpo-language/{DEPLOYMENT}")
+    registered = sorted((s.parameters["language"], s.schedule.cron) for s in deployment.schedules)
+    expected = sorted(
+        (config.code, config.schedule.cron)
+        for config in map(load_config_file, config_paths())
+        if config.schedule is not None
+    )
+    assert registered == expected
+    assert all(s.active for s in deployment.schedules)
+    assert deployment.work_pool_name == "dpo-factory"
+    assert deployment.parameters == {"source": "hub", "push": True}
+    assert deployment.pull_steps[0]["prefect.deployments.steps.git_clone"]["branch"] == "main"
