@@ -215,6 +215,57 @@ def validate(
     console.print(f"{len(paths)} language config(s) valid")
 
 
+@app.command()
+def coverage(
+    source: Annotated[
+        str, typer.Option(help="hub, sample, or a parquet/jsonl path with Aya's columns.")
+    ] = "hub",
+    out: Annotated[
+        Path, typer.Option(help="Read the language datasets from, and write the report to, OUT.")
+    ] = Path("out"),
+    push: Annotated[
+        bool, typer.Option("--push", help="Read from and publish to the Hugging Face Hub.")
+    ] = False,
+    namespace: Annotated[str | None, typer.Option(help="Hub namespace; overrides the configs.")] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Create the Hub repo public (default: private).")
+    ] = False,
+    hub_search: Annotated[
+        bool, typer.Option("--hub-search", help="Also count other Hub datasets tagged dpo, per language.")
+    ] = False,
+    languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the console.")
+    ] = False,
+) -> None:
+    """Build and publish the coverage report: one row per Aya language, configured or not."""
+    _configure_logging(verbose)
+    server_start = _start_prefect_server()
+    from flows.coverage_flow import coverage_flow
+
+    if server_start is not None:
+        server_start.join()
+    state = coverage_flow(
+        source=source,
+        out=str(out),
+        push=push,
+        namespace=namespace,
+        public=public,
+        hub_search=hub_search,
+        languages_dir=str(languages_dir),
+        return_state=True,
+    )
+    if not state.is_completed():
+        hint = "" if verbose or _is_user_error(state) else " (--verbose shows the traceback)"
+        errors.print(f"error: {state.message}{hint}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    report = state.result()
+    console.print(report["summary"], markup=False, highlight=False)
+    console.print(f"other Hub preference datasets: {report['hub_search']}", markup=False, highlight=False)
+    for path in report["published"]:
+        console.print(f"written: {_relative(path)}", markup=False, highlight=False)
+
+
 @app.command("new-language")
 def new_language(
     code: Annotated[

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,7 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     """The whole per-language job; returns the run report (also the `--summary-json` entry)."""
     logger = get_run_logger()
     run_id = uuid.uuid4().hex[:12]
+    run_at = datetime.now(UTC).isoformat(timespec="seconds")
     clock = _Clock()
 
     config = _config(language, options)
@@ -171,7 +173,7 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
         )
     clock.lap("llm")
 
-    raw = merge_raw(published, build_raw(results, run_id))
+    raw = merge_raw(published, build_raw(results, run_id, run_at))
     dpo, curation_drops = build_dpo(raw, config.curation)
     kto = build_kto(dpo)
     clock.lap("format")
@@ -180,6 +182,7 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
         "language": language,
         "name": config.name,
         "run_id": run_id,
+        "run_at": run_at,
         "source": describe_source(options.source),
         "llm": "offline placeholder (no LLM was called)" if options.offline else generator_choice.base_url,
         "generation_model": generator.model_name,

@@ -37,6 +37,7 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     "answer_language": pl.String(),
     "answer_language_score": pl.Float64(),
     "run_id": pl.String(),
+    "run_at": pl.String(),
 }
 
 CURATION_DROPS = (
@@ -48,9 +49,14 @@ CURATION_DROPS = (
 )
 
 
-def build_raw(results: list[dict[str, Any]], run_id: str) -> pl.DataFrame:
-    """One row per LLM-stage result, in the raw schema (a superset of the community recipe's)."""
-    records = [{**row, "instruction": row["inputs"], "run_id": run_id} for row in results]
+def build_raw(results: list[dict[str, Any]], run_id: str, run_at: str = "") -> pl.DataFrame:
+    """One row per LLM-stage result, in the raw schema (a superset of the community recipe's).
+
+    `run_at` is the run's start as an ISO 8601 UTC timestamp: the coverage report's "last run".
+    """
+    records = [
+        {**row, "instruction": row["inputs"], "run_id": run_id, "run_at": run_at or None} for row in results
+    ]
     return (
         pl.DataFrame(records, schema=RAW_SCHEMA, strict=False) if records else pl.DataFrame(schema=RAW_SCHEMA)
     )
@@ -61,7 +67,8 @@ def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame
     if published is None or published.height == 0:
         return new
     kept = published.filter(~pl.col("id").is_in(new["id"].implode()))
-    return pl.concat([kept, new.select(kept.columns)], how="vertical_relaxed").sort("id")
+    # Diagonal: a column added in a later version is null in rows published before it existed.
+    return pl.concat([kept, new], how="diagonal_relaxed").select(new.columns).sort("id")
 
 
 def _chat(prompt: str, answer: str) -> list[dict[str, str]]:

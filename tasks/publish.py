@@ -92,7 +92,7 @@ def data_file(path: str, frame: pl.DataFrame) -> DataFile:
     return DataFile(path, content, info)
 
 
-def _card(files: dict[str, DataFile], title: str, body: str, **metadata: Any) -> str:
+def card_text(files: dict[str, DataFile], title: str, body: str, **metadata: Any) -> str:
     """Card text: YAML metadata (with `configs` and `dataset_info` per config), then the body."""
     configs = [
         {"config_name": name, "data_files": [{"split": "train", "path": f.path}]} for name, f in files.items()
@@ -197,7 +197,7 @@ This dataset is derived from the Aya dataset (Apache-2.0):
 {AYA_CITATION}
 ```
 """
-    card = _card(files, f"Aya {config.name} DPO (raw)", body, **metadata)
+    card = card_text(files, f"Aya {config.name} DPO (raw)", body, **metadata)
     return DatasetRepo(config.raw_repo, card, {f.path: f.content for f in files.values()})
 
 
@@ -269,7 +269,7 @@ This dataset is derived from the Aya dataset (Apache-2.0):
 {AYA_CITATION}
 ```
 """
-    card = _card(files, f"Aya {config.name} DPO", body, **metadata)
+    card = card_text(files, f"Aya {config.name} DPO", body, **metadata)
     return DatasetRepo(config.curated_repo, card, {f.path: f.content for f in files.values()})
 
 
@@ -309,10 +309,15 @@ def write_local(repos: list[DatasetRepo], out_dir: Path) -> list[Path]:
     return targets
 
 
+def read_local_file(out_dir: Path, repo_id: str, path_in_repo: str) -> pl.DataFrame | None:
+    """A published Parquet file under `out_dir`, or None when it is not there (yet)."""
+    path = local_path(out_dir, repo_id) / path_in_repo
+    return pl.read_parquet(path) if path.is_file() else None
+
+
 def read_local_raw(out_dir: Path, repo_id: str) -> pl.DataFrame | None:
     """The raw rows already published under `out_dir`, or None before the first run."""
-    path = local_path(out_dir, repo_id) / RAW_DATA
-    return pl.read_parquet(path) if path.is_file() else None
+    return read_local_file(out_dir, repo_id, RAW_DATA)
 
 
 def hub_api() -> HfApi:
@@ -320,15 +325,22 @@ def hub_api() -> HfApi:
     return HfApi()
 
 
-def read_hub_raw(repo_id: str) -> pl.DataFrame | None:
-    """The raw rows already on the Hub, or None when the repo does not exist yet."""
+def read_hub_file(repo_id: str, path_in_repo: str) -> pl.DataFrame | None:
+    """A published Parquet file on the Hub, or None when the repo or the file does not exist yet."""
     try:
-        path = hub_api().hf_hub_download(repo_id, RAW_DATA, repo_type="dataset")
+        path = hub_api().hf_hub_download(repo_id, path_in_repo, repo_type="dataset")
     except (RepositoryNotFoundError, EntryNotFoundError):
         return None
     except Exception as exc:
-        raise PublishError(f"cannot read the published raw data of {repo_id} ({type(exc).__name__})") from exc
+        raise PublishError(
+            f"cannot read {path_in_repo} of {repo_id} from the Hub ({type(exc).__name__})"
+        ) from exc
     return pl.read_parquet(path)
+
+
+def read_hub_raw(repo_id: str) -> pl.DataFrame | None:
+    """The raw rows already on the Hub, or None when the repo does not exist yet."""
+    return read_hub_file(repo_id, RAW_DATA)
 
 
 def _can_write(token: dict[str, Any], namespace: str) -> bool:

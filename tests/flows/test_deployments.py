@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from flows.deployments import DEPLOYMENT, PREFECT_FILE, PROJECT_ROOT, check, render
+from flows.deployments import (
+    COVERAGE_CRON,
+    COVERAGE_DEPLOYMENT,
+    DEPLOYMENT,
+    PREFECT_FILE,
+    PROJECT_ROOT,
+    check,
+    render,
+)
 from languages.schema import LANGUAGES_DIR, config_paths, load_config_file
 
 
@@ -111,3 +119,16 @@ def test_deploy_registers_one_schedule_per_language(prefect_api: dict[str, str])
     assert deployment.work_pool_name == "dpo-factory"
     assert deployment.parameters == {"source": "hub", "push": True}
     assert deployment.pull_steps[0]["prefect.deployments.steps.git_clone"]["branch"] == "main"
+
+    with (
+        temporary_settings({PREFECT_API_URL: prefect_api["PREFECT_API_URL"]}),
+        get_client(sync_client=True) as client,
+    ):
+        coverage = client.read_deployment_by_name(f"dpo-language-coverage/{COVERAGE_DEPLOYMENT}")
+        automations = client.read_automations()
+    assert [s.schedule.cron for s in coverage.schedules] == [COVERAGE_CRON]
+    # The coverage report also runs after every completed language flow run.
+    (automation,) = [
+        a for a in automations if a.actions and getattr(a.actions[0], "deployment_id", None) == coverage.id
+    ]
+    assert automation.trigger.expect == {"prefect.flow-run.Completed"}

@@ -1,0 +1,109 @@
+"""The coverage flow: one row per Aya language with what has been published for it.
+
+Runs on its own schedule and after every per-language flow run (a deployment trigger in prefect.yaml),
+and shows its table in the Prefect UI as artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, Failed, State
+
+from flows.language_flow import USER_ERRORS, load_stage, publish_stage
+from languages.schema import LANGUAGES_DIR, Publish, config_paths, load_config_file
+from tasks.coverage import (
+    build_coverage,
+    build_coverage_repo,
+    count_hub_preference_datasets,
+    iso_639_1,
+    markdown_table,
+    summary_line,
+)
+from tasks.publish import hub_api, read_hub_file, read_local_file
+
+COVERAGE_REPO = "dpo-language-coverage"
+
+
+@task(name="hub-search", cache_policy=NO_CACHE)
+def hub_search(languages: list[str], enabled: bool) -> tuple[dict[str, int] | None, str]:
+    """Counts of other Hub datasets tagged `dpo` per language, or None and why it was skipped."""
+    if not enabled:
+        return None, "not counted (pass --hub-search, with network, to count them)"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return None, "skipped: offline (HF_HUB_OFFLINE is set)"
+    try:
+        return count_hub_preference_datasets(languages, hub_api()), "datasets tagged `dpo` on the Hub"
+    except Exception as exc:  # no network, rate limits: the report is still worth publishing
+        return None, f"skipped: the Hub could not be searched ({type(exc).__name__})"
+
+
+def run_coverage(
+    source: str,
+    out: str,
+    push: bool,
+    namespace: str | None,
+    public: bool,
+    hub: bool,
+    languages_dir: str | None,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    configs = [load_config_file(path) for path in config_paths(Path(languages_dir or LANGUAGES_DIR))]
+    if namespace:
+        configs = [
+            c.model_copy(update={"publish": c.publish.model_copy(update={"namespace": namespace})})
+            for c in configs
+        ]
+    aya = load_stage(source)
+
+    def read(repo_id: str, path: str):
+        return read_hub_file(repo_id, path) if push else read_local_file(Path(out), repo_id, path)
+
+    codes = sorted({code for code in aya["language_code"].drop_nulls().unique()})
+    hub_counts, hub_note = hub_search(sorted({iso_639_1(c) or c for c in codes}), hub)
+    coverage = build_coverage(aya, configs, read, hub_counts)
+    generated_at = datetime.now(UTC).isoformat(timespec="seconds")
+    repo_id = f"{namespace or Publish().namespace}/{COVERAGE_REPO}"
+    repo = build_coverage_repo(coverage, repo_id, generated_at, hub_note)
+    published = publish_stage([repo], out, push, not public, f"dpo-factory coverage {generated_at}")
+
+    summary = summary_line(coverage)
+    create_table_artifact(key="dpo-language-coverage", table=coverage.to_dicts(), description=summary)
+    create_markdown_artifact(
+        key="dpo-language-coverage-summary", markdown=f"# {summary}\n\n{markdown_table(coverage)}\n"
+    )
+    logger.info("%s", summary)
+    return {
+        "summary": summary,
+        "languages": coverage.height,
+        "configured": int(coverage["configured"].sum()),
+        "with_curated_data": int((coverage["curated_pairs"].fill_null(0) > 0).sum()),
+        "hub_search": hub_note,
+        "repo": repo_id,
+        "published": published,
+    }
+
+
+@flow(name="dpo-language-coverage", log_prints=False)
+def coverage_flow(
+    source: str = "hub",
+    out: str = "out",
+    push: bool = False,
+    namespace: str | None = None,
+    public: bool = False,
+    hub_search: bool = False,
+    languages_dir: str | None = None,
+) -> State:
+    """Build and publish the coverage report of languages."""
+    try:
+        report = run_coverage(source, out, push, namespace, public, hub_search, languages_dir)
+    except USER_ERRORS as exc:
+        get_run_logger().error("%s", exc)
+        return Failed(message=str(exc))
+    return Completed(message=report["summary"], data=report)

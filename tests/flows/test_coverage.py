@@ -1,0 +1,178 @@
+"""The coverage report against datasets a multi-language run actually published."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import datasets
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import flows.coverage_flow
+from flows.cli import app
+from languages.schema import available_languages
+
+RUN = ["nld", "jpn", "spa"]
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("out")
+    code, output = invoke("run", *RUN, "--source", "sample", "--offline", "--out", str(out))
+    assert code == 0, output
+    code, output = invoke("coverage", "--source", "sample", "--out", str(out))
+    assert code == 0, output
+    return out / "dpo-factory" / "dpo-language-coverage", output
+
+
+def load(out: Path, repo: str, config: str = "default") -> pl.DataFrame:
+    return datasets.load_dataset(str(out / "dpo-factory" / repo), config, split="train").to_polars()
+
+
+def test_counts_match_the_published_datasets(report: tuple[Path, str]) -> None:
+    folder, output = report
+    out = folder.parents[1]
+    coverage = load(out, "dpo-language-coverage")
+    by_code = {row["language_code"]: row for row in coverage.iter_rows(named=True)}
+    for code, name in (("nld", "dutch"), ("jpn", "japanese"), ("spa", "spanish")):
+        raw, pairs = load(out, f"aya_{name}_dpo_raw"), load(out, f"aya_{name}_dpo")
+        kto = load(out, f"aya_{name}_dpo", "kto")
+        row = by_code[code]
+        assert (row["raw_rows"], row["curated_pairs"], row["kto_rows"]) == (
+            raw.height,
+            pairs.height,
+            kto.height,
+        )
+        assert row["status"] == "curated" and row["configured"]
+        assert row["mean_margin"] == pytest.approx(
+            (pairs["chosen_rating"] - pairs["rejected_rating"]).mean(), 1e-3
+        )
+        assert row["judged_rows"] == int((raw["status"] == "judged").sum())
+        assert row["last_run"] == raw["run_at"].max()
+        assert row["curated_repo"] == f"dpo-factory/aya_{name}_dpo"
+    # Configured and in Aya, but not run yet: counted as zero, from the (missing) datasets.
+    assert (by_code["fra"]["status"], by_code["fra"]["curated_pairs"], by_code["fra"]["aya_rows"]) == (
+        "configured",
+        0,
+        3,
+    )
+    # Configured but absent from this Aya source: still listed.
+    assert by_code["kor"]["aya_rows"] == 0 and by_code["kor"]["configured"]
+    aya_languages = 7  # names in the shipped sample
+    assert coverage.height == aya_languages + len(
+        set(available_languages()) - {"nld", "jpn", "spa", "swh", "arb", "hin", "fra"}
+    )
+    assert "3 of 7 Aya languages have curated preference data" in output
+
+
+def test_card_and_files(report: tuple[Path, str]) -> None:
+    folder, _ = report
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "**3 of 7 Aya languages have curated preference data.**" in card
+    assert "| Dutch | `nld` |" in card
+    assert "not counted (pass --hub-search" in card
+    assert (folder / "coverage.png").read_bytes().startswith(b"\x89PNG")
+
+
+class _Table(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self.rows = 0
+        self.summary = ""
+        self._in: str | None = None
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self._in = tag
+        self.rows += tag == "tr"
+        for name, value in attrs:
+            if name in {"src", "href"} and value and "://" in value:
+                self.external.append(value)
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "th":
+            self.headers.append(data)
+        if self._in == "h1":
+            self.summary += data
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
+
+
+def test_dashboard_is_a_self_contained_table(report: tuple[Path, str]) -> None:
+    folder, _ = report
+    page = _Table()
+    page.feed((folder / "dashboard.html").read_text(encoding="utf-8"))
+    coverage = pl.read_parquet(folder / "data" / "train-00000-of-00001.parquet")
+    assert page.summary == "3 of 7 Aya languages have curated preference data"
+    assert page.headers[:4] == ["language", "code", "Aya rows", "status"]
+    assert page.rows == coverage.height + 1  # one header row
+    assert page.external == []  # nothing to fetch: it opens offline
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_dashboard_renders_in_headless_chromium(report: tuple[Path, str], tmp_path: Path) -> None:
+    folder, _ = report
+    shot = tmp_path / "dashboard.png"
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600", f"--screenshot={shot}",
+         (folder / "dashboard.html").as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+
+
+def test_prefect_shows_the_table(report: tuple[Path, str]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["dpo-language-coverage"]))
+        )
+    assert artifacts and artifacts[0].type == "table"
+    table = artifacts[0].data if isinstance(artifacts[0].data, list) else json.loads(artifacts[0].data)
+    assert {row["language_code"] for row in table} >= {"nld", "jpn", "spa"}
+
+
+def test_hub_search_offline_says_it_skipped(tmp_path: Path) -> None:
+    code, output = invoke("coverage", "--source", "sample", "--out", str(tmp_path), "--hub-search")
+    assert code == 0, output
+    assert "skipped: offline" in output
+
+
+def test_hub_search_counts_preference_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Api:
+        def list_datasets(self, filter: list[str], limit: int):
+            language = filter[0].removeprefix("language:")
+            return [
+                SimpleNamespace(id=f"someone/{language}-dpo-{i}")
+                for i in range({"nl": 3, "ja": 1}.get(language, 0))
+            ]
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(flows.coverage_flow, "hub_api", lambda: Api())
+    code, output = invoke("coverage", "--source", "sample", "--out", str(tmp_path), "--hub-search")
+    assert code == 0, output
+    coverage = pl.read_parquet(
+        tmp_path / "dpo-factory" / "dpo-language-coverage" / "data" / "train-00000-of-00001.parquet"
+    )
+    counts = dict(coverage.select("language_code", "other_hub_datasets").iter_rows())
+    assert (counts["nld"], counts["jpn"], counts["spa"]) == (3, 1, 0)
