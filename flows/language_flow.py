@@ -166,6 +166,12 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     clock.lap("skip_published")
 
     journal = Journal(journal_path(options.out, config), _recipe(config, generator_choice, judge_choice))
+    if published is not None and published.height:
+        # A published row that failed at the judge already has its answer: judge it, don't buy it again.
+        answered = published.filter((pl.col("status") != "judged") & pl.col("generation").is_not_null())
+        answered = answered.filter(pl.col("generation_model") == generator.model_name)
+        for row_id, generation in answered.select("id", "generation").iter_rows():
+            journal.generations.setdefault(row_id, {"generation": generation})
     results, stats = [], LLMStats()
     if todo.height:
         results, stats = llm_stage(

@@ -43,7 +43,7 @@ COLUMNS: dict[str, pl.DataType] = {
     "curated_repo": pl.String(),
     "other_hub_datasets": pl.Int64(),
 }
-COVERAGE_DATA = "data/train-00000-of-00001.parquet"
+COVERAGE_DATA = "data"
 STATUS_COLOURS = {"curated": "#2e7d32", "configured": "#f9a825", "not configured": "#9e9e9e"}
 
 

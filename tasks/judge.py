@@ -26,6 +26,7 @@ JUDGE_FAILURES = (
     "judge_rating_invalid",
     "judge_sections",
     "judge_parser_disagrees",
+    "judge_unparseable",
 )
 
 
@@ -66,6 +67,17 @@ def check_judgement(text: str | None, parsed: dict, expected: int) -> Judgement:
     return Judgement(ratings, _pad(rationales, expected))
 
 
+def parse_judgement(task: UltraFeedback, text: str | None, row: dict) -> Judgement:
+    """distilabel's parse of the judge's text, checked. Never raises: a text distilabel's parser
+    chokes on (`Rating: abc` makes it index an empty list) is a judge failure like any other."""
+    expected = len(row["generations"])
+    try:
+        parsed = task.format_output(text, row)
+    except Exception:
+        return Judgement([None] * expected, [None] * expected, "judge_unparseable")
+    return check_judgement(text, parsed, expected)
+
+
 def _pad(values: list, expected: int) -> list:
     return (values + [None] * expected)[:expected]
 
@@ -93,5 +105,4 @@ class Judge:
             top_p=self.settings.top_p,
         )
         text = output["generations"][0] if output["generations"] else None
-        parsed = self.task.format_output(text, row)
-        return check_judgement(text, parsed, len(generations)), output.get("statistics", {})
+        return parse_judgement(self.task, text, row), output.get("statistics", {})

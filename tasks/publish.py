@@ -7,6 +7,7 @@ repos are staged in full first, then swapped into place (locally) or sent as one
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import tempfile
@@ -19,15 +20,18 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
-from huggingface_hub import CommitOperationAdd, DatasetCard, DatasetCardData, HfApi
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, DatasetCardData, HfApi
 from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
 
 from languages.schema import LanguageConfig
 from tasks.load import AYA_REPO, AYA_REVISION
 
-RAW_DATA = "data/train-00000-of-00001.parquet"
-DPO_DATA = "default/train-00000-of-00001.parquet"
-KTO_DATA = "kto/train-00000-of-00001.parquet"
+# Folders of each config's Parquet file. File names carry a hash of their content
+# (`train-00000-of-00001-<hash>.parquet`): `datasets` keys its local cache on the card's data-file
+# patterns, so a new version under an unchanged name could be served stale from that cache.
+RAW_DATA = "data"
+DPO_DATA = "default"
+KTO_DATA = "kto"
 TAGS = ["dpo", "orpo", "kto", "synthetic", "distilabel", "aya", "preference", "multilingual"]
 
 AYA_CITATION = """@misc{singh2024aya,
@@ -73,12 +77,14 @@ class DataFile:
     info: datasets.DatasetInfo
 
 
-def data_file(path: str, frame: pl.DataFrame) -> DataFile:
+def data_file(folder: str, frame: pl.DataFrame) -> DataFile:
+    """`<folder>/train-00000-of-00001-<content hash>.parquet` with plain Arrow types, and its info."""
     table = frame.to_arrow()
     table = table.cast(pa.schema([pa.field(f.name, _plain_arrow_type(f.type)) for f in table.schema]))
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     content = buffer.getvalue()
+    path = f"{folder}/train-00000-of-00001-{hashlib.sha256(content).hexdigest()[:12]}.parquet"
     # Sizes and features in the card are what the Hub shows, and they key `datasets`' local cache to
     # the content: without them, two versions written to the same folder would share a cache entry.
     info = datasets.DatasetInfo(
@@ -282,9 +288,32 @@ def local_path(out_dir: Path, repo_id: str) -> Path:
     return target
 
 
+def _previous(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
+def recover_local(target: Path) -> None:
+    """Undo what a process killed while writing `target` left behind.
+
+    A kill between the two renames of a swap leaves the previous version as `.<name>.old` and no
+    `<name>`: put it back. Staging folders of a killed write are never complete: delete them.
+    """
+    previous = _previous(target)
+    if previous.is_dir():
+        if target.exists():
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            previous.rename(target)
+    if target.parent.is_dir():
+        for stale in target.parent.glob(f".{target.name}.staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def write_local(repos: list[DatasetRepo], out_dir: Path) -> list[Path]:
     """Write every repo under `out_dir` all-or-nothing: stage all, then swap each into place."""
     targets = [local_path(out_dir, repo.repo_id) for repo in repos]
+    for target in targets:
+        recover_local(target)
     staged: list[tuple[Path, Path]] = []
     try:
         for repo, target in zip(repos, targets, strict=True):
@@ -300,7 +329,7 @@ def write_local(repos: list[DatasetRepo], out_dir: Path) -> list[Path]:
             shutil.rmtree(stage, ignore_errors=True)
         raise PublishError(f"cannot write under {out_dir}: {exc.strerror or exc}") from exc
     for stage, target in staged:
-        old = target.with_name(f".{target.name}.old")
+        old = _previous(target)
         if target.exists():
             shutil.rmtree(old, ignore_errors=True)
             target.rename(old)
@@ -309,10 +338,16 @@ def write_local(repos: list[DatasetRepo], out_dir: Path) -> list[Path]:
     return targets
 
 
-def read_local_file(out_dir: Path, repo_id: str, path_in_repo: str) -> pl.DataFrame | None:
-    """A published Parquet file under `out_dir`, or None when it is not there (yet)."""
-    path = local_path(out_dir, repo_id) / path_in_repo
-    return pl.read_parquet(path) if path.is_file() else None
+def _is_data_file(path_in_repo: str, folder: str) -> bool:
+    return path_in_repo.startswith(f"{folder}/train-") and path_in_repo.endswith(".parquet")
+
+
+def read_local_file(out_dir: Path, repo_id: str, folder: str) -> pl.DataFrame | None:
+    """A config's published Parquet data under `out_dir`, or None when it is not there (yet)."""
+    target = local_path(out_dir, repo_id)
+    recover_local(target)
+    paths = sorted((target / folder).glob("train-*.parquet"))
+    return pl.concat([pl.read_parquet(path) for path in paths], how="diagonal_relaxed") if paths else None
 
 
 def read_local_raw(out_dir: Path, repo_id: str) -> pl.DataFrame | None:
@@ -325,17 +360,19 @@ def hub_api() -> HfApi:
     return HfApi()
 
 
-def read_hub_file(repo_id: str, path_in_repo: str) -> pl.DataFrame | None:
-    """A published Parquet file on the Hub, or None when the repo or the file does not exist yet."""
+def read_hub_file(repo_id: str, folder: str) -> pl.DataFrame | None:
+    """A config's published Parquet data on the Hub, or None when the repo or the data does not exist yet."""
+    api = hub_api()
     try:
-        path = hub_api().hf_hub_download(repo_id, path_in_repo, repo_type="dataset")
+        names = [
+            name for name in api.list_repo_files(repo_id, repo_type="dataset") if _is_data_file(name, folder)
+        ]
+        paths = [api.hf_hub_download(repo_id, name, repo_type="dataset") for name in sorted(names)]
     except (RepositoryNotFoundError, EntryNotFoundError):
         return None
     except Exception as exc:
-        raise PublishError(
-            f"cannot read {path_in_repo} of {repo_id} from the Hub ({type(exc).__name__})"
-        ) from exc
-    return pl.read_parquet(path)
+        raise PublishError(f"cannot read {folder}/ of {repo_id} from the Hub ({type(exc).__name__})") from exc
+    return pl.concat([pl.read_parquet(path) for path in paths], how="diagonal_relaxed") if paths else None
 
 
 def read_hub_raw(repo_id: str) -> pl.DataFrame | None:
@@ -380,8 +417,15 @@ def push(repos: list[DatasetRepo], private: bool, message: str) -> list[str]:
     for repo in repos:
         try:
             api.create_repo(repo.repo_id, repo_type="dataset", private=private, exist_ok=True)
-            operations = [CommitOperationAdd("README.md", repo.card.encode("utf-8"))]
+            operations: list = [CommitOperationAdd("README.md", repo.card.encode("utf-8"))]
             operations += [CommitOperationAdd(name, content) for name, content in repo.files.items()]
+            # The previous version's data files (other content hashes) go in the same commit.
+            stale = [
+                name
+                for name in api.list_repo_files(repo.repo_id, repo_type="dataset")
+                if name.endswith(".parquet") and name not in repo.files
+            ]
+            operations += [CommitOperationDelete(name) for name in stale]
             info = api.create_commit(repo.repo_id, operations, commit_message=message, repo_type="dataset")
         except Exception as exc:
             raise PublishError(

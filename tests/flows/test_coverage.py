@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import flows.coverage_flow
 from flows.cli import app
 from languages.schema import available_languages
+from tasks.publish import read_local_file
 
 RUN = ["nld", "jpn", "spa"]
 
@@ -115,7 +116,8 @@ def test_dashboard_is_a_self_contained_table(report: tuple[Path, str]) -> None:
     folder, _ = report
     page = _Table()
     page.feed((folder / "dashboard.html").read_text(encoding="utf-8"))
-    coverage = pl.read_parquet(folder / "data" / "train-00000-of-00001.parquet")
+    (data,) = (folder / "data").glob("train-*.parquet")
+    coverage = pl.read_parquet(data)
     assert page.summary == "3 of 7 Aya languages have curated preference data"
     assert page.headers[:4] == ["language", "code", "Aya rows", "status"]
     assert page.rows == coverage.height + 1  # one header row
@@ -171,8 +173,6 @@ def test_hub_search_counts_preference_datasets(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(flows.coverage_flow, "hub_api", lambda: Api())
     code, output = invoke("coverage", "--source", "sample", "--out", str(tmp_path), "--hub-search")
     assert code == 0, output
-    coverage = pl.read_parquet(
-        tmp_path / "dpo-factory" / "dpo-language-coverage" / "data" / "train-00000-of-00001.parquet"
-    )
+    coverage = read_local_file(tmp_path, "dpo-factory/dpo-language-coverage", "data")
     counts = dict(coverage.select("language_code", "other_hub_datasets").iter_rows())
     assert (counts["nld"], counts["jpn"], counts["spa"]) == (3, 1, 0)

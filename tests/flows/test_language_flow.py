@@ -112,9 +112,10 @@ def test_second_run_only_retries_failed_rows(published) -> None:
     out, _, first_calls, second_calls, _ = published
     assert first_calls == 2 * (10 + 6)
     dutch, japanese = json.loads((out / "again.json").read_text(encoding="utf-8"))["languages"]
-    # Dutch: the row whose judgement was misaligned is retried (one generate and one judge call) ...
+    # Dutch: the row whose judgement was misaligned is judged again; its answer is reused from raw ...
     assert (dutch["already_published"], dutch["processed"]) == (9, 1)
-    assert second_calls == 2
+    assert second_calls == 1
+    assert dutch["llm_stage"]["calls"] == {"judge": 1} and dutch["llm_stage"]["resumed_generations"] == 1
     # ... Japanese had every row judged, so its run makes no LLM call and publishes nothing new.
     assert (japanese["already_published"], japanese["processed"]) == (6, 0)
     assert japanese["llm_stage"]["calls"] == {}

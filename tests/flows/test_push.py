@@ -4,11 +4,13 @@ what was committed, so incremental pushes read the published raw data exactly as
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import polars as pl
 import pytest
 from huggingface_hub import DatasetCard
 from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError
@@ -47,13 +49,28 @@ class RecordingHub:
         self.repos.setdefault(repo_id, {"private": private})
 
     def create_commit(self, repo_id: str, operations: list, commit_message: str, repo_type: str) -> Any:
-        files = {op.path_in_repo: op.path_or_fileobj for op in operations}
-        self.commits.append({"repo_id": repo_id, "message": commit_message, "files": files})
+        files = {op.path_in_repo: op.path_or_fileobj for op in operations if hasattr(op, "path_or_fileobj")}
+        deleted = [op.path_in_repo for op in operations if not hasattr(op, "path_or_fileobj")]
+        self.commits.append(
+            {"repo_id": repo_id, "message": commit_message, "files": files, "deleted": deleted}
+        )
+        for name in deleted:
+            (self.root / repo_id / name).unlink()
         for name, content in files.items():
             (self.root / repo_id / name).parent.mkdir(parents=True, exist_ok=True)
             (self.root / repo_id / name).write_bytes(content)
         return SimpleNamespace(
             commit_url=f"https://huggingface.co/datasets/{repo_id}/commit/{len(self.commits)}"
+        )
+
+    def list_repo_files(self, repo_id: str, repo_type: str) -> list[str]:
+        if repo_id not in self.repos:
+            raise _not_found(RepositoryNotFoundError, repo_id)
+        folder = self.root / repo_id
+        return (
+            sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+            if folder.is_dir()
+            else []
         )
 
     def hf_hub_download(self, repo_id: str, filename: str, repo_type: str) -> str:
@@ -72,6 +89,11 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RecordingHub:
     return stand_in
 
 
+def names(commit: dict[str, Any]) -> list[str]:
+    """File names of a commit with content hashes replaced by #."""
+    return sorted(re.sub(r"-[0-9a-f]{12}\.parquet$", "-#.parquet", name) for name in commit["files"])
+
+
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout + result.stderr
@@ -88,13 +110,13 @@ def test_push_creates_private_repos_with_one_commit_each(hub: RecordingHub, tmp_
     }
     raw_commit, curated_commit = hub.commits
     assert raw_commit["message"].startswith("dpo-factory run ") and "nld, 10 rows" in raw_commit["message"]
-    assert set(raw_commit["files"]) == {"README.md", "data/train-00000-of-00001.parquet", "recipe/nld.yaml"}
-    assert set(curated_commit["files"]) == {
+    assert names(raw_commit) == ["README.md", "data/train-00000-of-00001-#.parquet", "recipe/nld.yaml"]
+    assert names(curated_commit) == [
         "README.md",
-        "default/train-00000-of-00001.parquet",
-        "kto/train-00000-of-00001.parquet",
+        "default/train-00000-of-00001-#.parquet",
+        "kto/train-00000-of-00001-#.parquet",
         "recipe/nld.yaml",
-    }
+    ]
     card = DatasetCard(curated_commit["files"]["README.md"].decode("utf-8"))
     assert card.data.language == ["nl"]
     assert card.data.source_datasets == ["CohereForAI/aya_dataset", "testers/aya_dutch_dpo_raw"]
@@ -112,7 +134,8 @@ def test_pushed_files_are_what_out_writes(hub: RecordingHub, tmp_path: Path) -> 
     for commit in hub.commits:
         local = tmp_path / "local" / commit["repo_id"]
         written = {str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()}
-        assert written == set(commit["files"])
+        # Same files; the raw data's hash differs only because each run stamps its own run id.
+        assert names({"files": written}) == names(commit)
         assert (local / "recipe" / "jpn.yaml").read_bytes() == commit["files"]["recipe/jpn.yaml"]
 
 
@@ -133,11 +156,11 @@ def test_incremental_pushes_add_rows_without_duplicates(hub: RecordingHub, tmp_p
     assert (
         len(hub.commits) == 4
     )  # two runs with new rows, one commit per repo each; the third commits nothing
-    import polars as pl
-
-    raw = pl.read_parquet(
-        hub.root / "dpo-factory" / "aya_dutch_dpo_raw" / "data" / "train-00000-of-00001.parquet"
-    )
+    assert hub.commits[2]["deleted"] and all(name.endswith(".parquet") for name in hub.commits[2]["deleted"])
+    (data,) = (hub.root / "dpo-factory" / "aya_dutch_dpo_raw" / "data").glob(
+        "*.parquet"
+    )  # old version deleted
+    raw = pl.read_parquet(data)
     assert raw.height == 10 and raw["id"].is_unique().all()
     assert raw["run_id"].n_unique() == 2
     card = (hub.root / "dpo-factory" / "aya_dutch_dpo_raw" / "README.md").read_text(encoding="utf-8")

@@ -99,3 +99,47 @@ def test_new_rows_cost_exactly_two_calls_each(sample: pl.DataFrame, tmp_path: Pa
         assert server.log.calls() - before == 2 * 5
     raw = published(out)
     assert raw.height == rows and raw["id"].is_unique().all()
+
+
+def _start(source: Path, out: Path, server: OpenAIServer) -> subprocess.Popen:
+    return subprocess.Popen(
+        [shutil.which("dpo-factory"), *run_args(source, out, server)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
+
+
+def _kill_when(process: subprocess.Popen, ready, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def test_sigkill_before_the_llm_stage_and_after_it(sample: pl.DataFrame, tmp_path: Path) -> None:
+    source = tmp_path / "dutch.parquet"
+    rows = dutch_source(sample, source)
+    out = tmp_path / "out"
+    with OpenAIServer() as server:
+        # 1. During start-up and loading: nothing has been asked of the LLM or written yet.
+        started = time.monotonic()
+        _kill_when(_start(source, out, server), lambda: time.monotonic() - started > 3)
+        assert server.log.calls() == 0
+        assert not (out / "dpo-factory").exists()
+        # 2. The moment the last LLM answer is in: the kill lands in formatting or publishing.
+        _kill_when(_start(source, out, server), lambda: server.log.calls() >= 2 * rows)
+        calls = server.log.calls()
+        # 3. The rerun finishes from the journal (and whatever was published) without new calls.
+        result = CliRunner().invoke(app, run_args(source, out, server))
+        assert result.exit_code == 0, result.output
+        assert server.log.calls() == calls
+    names = sorted(p.name for p in (out / "dpo-factory").iterdir())
+    assert names == ["aya_dutch_dpo", "aya_dutch_dpo_raw"]  # no staging or half-swapped folders left
+    assert not (out / ".journal" / "dpo-factory" / "aya_dutch_dpo_raw.jsonl").exists()
+
+    reference_out = tmp_path / "reference"
+    with OpenAIServer() as server:
+        assert CliRunner().invoke(app, run_args(source, reference_out, server)).exit_code == 0
+    assert published(out).equals(published(reference_out))

@@ -93,3 +93,11 @@ def test_repo_names_and_hub_language() -> None:
     assert arabic.raw_repo == "dpo-factory/aya_standard_arabic_dpo_raw"
     assert arabic.curated_repo == "dpo-factory/aya_standard_arabic_dpo"
     assert load_language("nld").hub_language == "nl"
+
+
+@pytest.mark.parametrize("key", ["llm_class", "provider", "type"])
+def test_a_config_cannot_name_a_client_class(tmp_path: Path, key: str) -> None:
+    data = _valid()
+    data["generation"][key] = "os.system"
+    (problem,) = config_problems(_write(tmp_path, "nld.yaml", data))
+    assert problem.endswith(f"generation.{key}: Extra inputs are not permitted")

@@ -98,3 +98,17 @@ def test_failed_write_leaves_the_previous_version(tmp_path: Path, dutch: Languag
 def test_repo_ids_cannot_leave_the_output_folder(tmp_path: Path, repo_id: str) -> None:
     with pytest.raises(PublishError, match="would write outside"):
         local_path(tmp_path, repo_id)
+
+
+def test_a_write_killed_mid_swap_is_recovered(tmp_path: Path, dutch: LanguageConfig) -> None:
+    _, _, repos = _repos(dutch)
+    raw_dir, _ = write_local(repos, tmp_path)
+    # What a kill between the two renames of a swap leaves: the old version aside, a staging folder.
+    raw_dir.rename(raw_dir.with_name(f".{raw_dir.name}.old"))
+    (raw_dir.parent / f".{raw_dir.name}.staging-abc123").mkdir()
+    assert read_local_raw(tmp_path, dutch.raw_repo).height == 7  # the previous version is back
+    write_local(repos, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "dpo-factory").iterdir()) == [
+        "aya_dutch_dpo",
+        "aya_dutch_dpo_raw",
+    ]
