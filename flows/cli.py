@@ -93,6 +93,17 @@ def _print_summary(report: dict[str, Any]) -> None:
             f"{llm['resumed_rows']:,} rows and {llm['resumed_generations']:,} answers from the journal",
         )
     table.add_row("curated pairs / KTO rows", f"{data['curated_pairs']:,} / {data['kto_rows']:,}")
+    quality = report["quality"]
+
+    def percent(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0%}"
+
+    table.add_row(
+        "quality",
+        f"wrong language {percent(quality['wrong_language_rate'])}, judge failures "
+        f"{percent(quality['judge_failure_rate'])}, human won {percent(quality['human_won_share'])}, "
+        f"position consistency {percent(quality['position_consistency'])}",
+    )
     if report["left_for_next_run"]:
         table.add_row("left for next run", f"{report['left_for_next_run']:,} (--limit)")
     written = [_relative(path) for path in report["published"]]

@@ -22,7 +22,7 @@ from prefect.states import Completed, Failed, State
 
 from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
 from tasks.filter import filter_rows
-from tasks.format import build_dpo, build_kto, build_raw, merge_raw
+from tasks.format import build_dpo, build_kto, build_raw, merge_raw, quality_stats
 from tasks.generate import Generator
 from tasks.journal import Journal, fingerprint
 from tasks.judge import Judge
@@ -209,6 +209,7 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
             "kto_rows": kto.height,
             "curation_dropped": curation_drops,
         },
+        "quality": quality_stats(raw, dpo),
         "repos": {"raw": config.raw_repo, "curated": config.curated_repo},
         "published": [],
     }

@@ -46,6 +46,9 @@ class Filters(_Strict):
     max_prompt_chars: Annotated[int, Field(ge=1, le=100_000)] = 4_000
     min_answer_chars: Annotated[int, Field(ge=1, le=10_000)] = 8
     max_answer_chars: Annotated[int, Field(ge=1, le=100_000)] = 8_000
+    # Jaccard similarity of character 5-grams at which a prompt counts as a near duplicate of an
+    # earlier one (MinHash LSH finds candidates); null turns the check off.
+    near_duplicate_threshold: Probability | None = 0.9
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> Filters:
@@ -81,6 +84,8 @@ class Judge(Endpoint):
     model: Annotated[str, Field(min_length=1)] = DEFAULT_JUDGE
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0
     max_new_tokens: Annotated[int, Field(ge=16, le=16_384)] = 1_024
+    # Judge both orders ([human, LLM] and [LLM, human]); only pairs whose preference agrees are curated.
+    swap: bool = False
 
 
 class Curation(_Strict):
@@ -88,6 +93,9 @@ class Curation(_Strict):
 
     min_margin: Annotated[int, Field(ge=1, le=4)] = 1
     allow_wrong_language_rejected: bool = False
+    # An LLM answer at least this similar to the human one (Jaccard of character 5-grams) is a near
+    # copy: the pair teaches nothing and is left out. Null turns the check off.
+    max_copy_similarity: Probability | None = 0.9
 
 
 class Publish(_Strict):

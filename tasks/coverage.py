@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from languages.schema import LanguageConfig
+from tasks.format import quality_stats
 from tasks.publish import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
 
 Reader = Callable[[str, str], pl.DataFrame | None]  # (repo id, path in repo) -> table or None
@@ -38,6 +39,7 @@ COLUMNS: dict[str, pl.DataType] = {
     "human_won_share": pl.Float64(),
     "wrong_language_rate": pl.Float64(),
     "judge_failure_rate": pl.Float64(),
+    "position_consistency": pl.Float64(),
     "last_run": pl.String(),
     "raw_repo": pl.String(),
     "curated_repo": pl.String(),
@@ -68,25 +70,18 @@ def _published_stats(raw: pl.DataFrame | None, dpo: pl.DataFrame | None, kto: pl
     ids = raw["id"].implode()
     pairs = dpo.filter(pl.col("id").is_in(ids)) if dpo is not None else pl.DataFrame()
     unpaired = kto.filter(pl.col("id").is_in(ids)) if kto is not None else pl.DataFrame()
-    generated = raw.filter(pl.col("generation").is_not_null())
-    judge_failures = raw["failure_reason"].str.starts_with("judge_").fill_null(False).sum()
+    quality = quality_stats(raw, pairs)
     stats: dict[str, Any] = {
         "raw_rows": raw.height,
-        "judged_rows": int((raw["status"] == "judged").sum()),
         "curated_pairs": pairs.height,
         "kto_rows": unpaired.height,
-        "wrong_language_rate": _round((~generated["generation_language_ok"]).mean())
-        if generated.height
-        else None,
-        "judge_failure_rate": _round(judge_failures / generated.height) if generated.height else None,
         "last_run": raw["run_at"].max() if "run_at" in raw.columns else None,
+        **{key: value for key, value in quality.items() if key != "rating_histogram"},
     }
     if pairs.height:
         stats |= {
             "mean_chosen_rating": _round(pairs["chosen_rating"].mean()),
             "mean_rejected_rating": _round(pairs["rejected_rating"].mean()),
-            "mean_margin": _round((pairs["chosen_rating"] - pairs["rejected_rating"]).mean()),
-            "human_won_share": _round((pairs["chosen_model"] == "human").mean()),
         }
     return stats
 

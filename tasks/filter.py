@@ -13,6 +13,7 @@ import polars as pl
 
 from languages.schema import LanguageConfig
 from tasks.langid import identify
+from tasks.similarity import near_duplicates
 
 # Reasons in the order the checks run; the summary and the card list them in this order.
 DROP_REASONS = (
@@ -24,6 +25,7 @@ DROP_REASONS = (
     "answer_too_short",
     "answer_too_long",
     "duplicate_prompt",
+    "near_duplicate_prompt",
     "prompt_wrong_language",
     "answer_wrong_language",
 )
@@ -93,6 +95,18 @@ def filter_rows(aya: pl.DataFrame, config: LanguageConfig) -> FilterResult:
     )
 
     candidates = frame.filter(pl.col("drop_reason").is_null())
+    if config.filters.near_duplicate_threshold is not None and candidates.height:
+        flags = near_duplicates(candidates["inputs"].to_list(), config.filters.near_duplicate_threshold)
+        candidates = candidates.with_columns(
+            drop_reason=pl.Series(flags).replace_strict({True: "near_duplicate_prompt", False: None})
+        )
+        frame = pl.concat(
+            [
+                frame.filter(pl.col("drop_reason").is_not_null()),
+                candidates.filter(pl.col("drop_reason").is_not_null()),
+            ]
+        )
+        candidates = candidates.filter(pl.col("drop_reason").is_null())
     labels, threshold, model = config.lid.labels, config.lid.threshold, config.lid.model
     prompt_lid = identify(candidates["inputs"].to_list(), labels, model)
     answer_lid = identify(candidates["targets"].to_list(), labels, model)

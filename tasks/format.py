@@ -8,6 +8,7 @@ import polars as pl
 
 from languages.schema import Curation
 from tasks.llm_stage import STATUS_JUDGED
+from tasks.similarity import similarity
 
 _MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
 
@@ -28,6 +29,8 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
     "ratings": pl.List(pl.Int64),
     "rationales": pl.List(pl.String),
+    "ratings_swapped": pl.List(pl.Int64),
+    "position_consistent": pl.Boolean(),
     "status": pl.String(),
     "failure_reason": pl.String(),
     "failure_detail": pl.String(),
@@ -42,8 +45,10 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
 
 CURATION_DROPS = (
     "not_judged",
+    "position_inconsistent",
     "tie",
     "margin_below_minimum",
+    "near_copy",
     "chosen_wrong_language",
     "rejected_wrong_language",
 )
@@ -83,12 +88,21 @@ def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[st
         if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
             drops["not_judged"] += 1
             continue
+        if row.get("position_consistent") is False:  # judged in both orders, and they disagree
+            drops["position_inconsistent"] += 1
+            continue
         human, model = row["ratings"]
         if human == model:
             drops["tie"] += 1
             continue
         if abs(human - model) < rules.min_margin:
             drops["margin_below_minimum"] += 1
+            continue
+        if (
+            rules.max_copy_similarity is not None
+            and similarity(*row["generations"]) >= rules.max_copy_similarity
+        ):
+            drops["near_copy"] += 1
             continue
         model_won = model > human
         if model_won and not row["generation_language_ok"]:
@@ -133,3 +147,36 @@ def build_kto(dpo: pl.DataFrame) -> pl.DataFrame:
         .sort("id", "label", descending=[False, True])
         .select("id", "prompt", "completion", "label")
     )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def quality_stats(raw: pl.DataFrame, dpo: pl.DataFrame) -> dict[str, Any]:
+    """Per-language quality figures for the card, the run summary and the coverage report."""
+    generated = raw.filter(pl.col("generation").is_not_null()) if raw.height else raw
+    judged = raw.filter(pl.col("status") == STATUS_JUDGED) if raw.height else raw
+    reasons = raw["failure_reason"].fill_null("") if raw.height else pl.Series([], dtype=pl.String)
+    judge_failures = int((reasons.str.starts_with("judge_") | reasons.str.starts_with("swap_")).sum())
+    histogram: dict[str, list[int]] = {"human": [0] * 5, "llm": [0] * 5}
+    for human, model in judged["ratings"].to_list() if judged.height else []:
+        histogram["human"][human - 1] += 1
+        histogram["llm"][model - 1] += 1
+    both_orders = judged.filter(pl.col("position_consistent").is_not_null()) if judged.height else judged
+    margins = dpo["chosen_rating"] - dpo["rejected_rating"] if dpo.height else None
+    return {
+        "judged_rows": judged.height,
+        "wrong_language_rate": _rate(int((~generated["generation_language_ok"]).sum()), generated.height)
+        if generated.height
+        else None,
+        "judge_failure_rate": _rate(judge_failures, generated.height) if generated.height else None,
+        "rating_histogram": histogram,
+        "mean_margin": round(float(margins.mean()), 4) if margins is not None else None,
+        "human_won_share": _rate(int((dpo["chosen_model"] == "human").sum()), dpo.height)
+        if dpo.height
+        else None,
+        "position_consistency": _rate(int(both_orders["position_consistent"].sum()), both_orders.height)
+        if both_orders.height
+        else None,
+    }

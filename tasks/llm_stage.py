@@ -117,6 +117,8 @@ class _Stage:
             "model_name": self.judge.model_name,
             "ratings": None,
             "rationales": None,
+            "ratings_swapped": None,
+            "position_consistent": None,
             "status": STATUS_FAILED,
             "failure_reason": None,
             "failure_detail": None,
@@ -190,8 +192,38 @@ class _Stage:
         result.update(ratings=judgement.ratings, rationales=judgement.rationales)
         if judgement.failure:
             return fail(judgement.failure)
+        if self.config.judge.swap:
+            failure = await self._judge_swapped(row, result)
+            if failure:
+                return fail(*failure)
         result["status"] = STATUS_JUDGED
         return result
+
+    async def _judge_swapped(
+        self, row: dict[str, Any], result: dict[str, Any]
+    ) -> tuple[str, str | None] | None:
+        """Judge again with the answers in the other order; record whether the preference held."""
+        try:
+            async with self.slots:
+                self.stats.calls["judge"] += 1
+                swapped, statistics = await self.judge.judge(row["inputs"], result["generations"][::-1])
+        except FATAL_ERRORS as exc:
+            raise _fatal(exc, "judge", self.judge.model_name) from exc
+        except Exception as exc:
+            self.stats.errors["judge"] += 1
+            return "judge_error", _error_detail(exc)
+        self.stats.count_tokens("judge", statistics)
+        if swapped.failure:
+            return f"swap_{swapped.failure}", None
+        back = swapped.ratings[::-1]  # in the original order: [human, LLM]
+
+        def preference(ratings: list[int]) -> int:
+            return (ratings[0] > ratings[1]) - (ratings[0] < ratings[1])
+
+        result.update(
+            ratings_swapped=back, position_consistent=preference(back) == preference(result["ratings"])
+        )
+        return None
 
 
 @contextmanager

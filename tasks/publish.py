@@ -128,6 +128,35 @@ def _counts_table(counts: dict[str, int], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _quality_section(quality: dict[str, Any] | None) -> str:
+    """Quality figures over the whole raw dataset: how far to trust these pairs."""
+    if not quality:
+        return ""
+    human, llm = quality["rating_histogram"]["human"], quality["rating_histogram"]["llm"]
+    consistency, margin = quality["position_consistency"], quality["mean_margin"]
+    lines = [
+        "## Quality",
+        "",
+        f"- LLM answers in the wrong language: {_percent(quality['wrong_language_rate'])}",
+        f"- judge failures (unusable or misaligned judgements): {_percent(quality['judge_failure_rate'])}",
+        f"- mean rating margin of the pairs: {'n/a' if margin is None else format(margin, '.2f')}",
+        f"- pairs the human answer won: {_percent(quality['human_won_share'])}",
+        "- position consistency (the judge prefers the same answer in both orders): "
+        + (_percent(consistency) if consistency is not None else "not measured (`judge.swap` is off)"),
+        "",
+        "| rating | 1 | 2 | 3 | 4 | 5 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| human answers | " + " | ".join(str(n) for n in human) + " |",
+        "| LLM answers | " + " | ".join(str(n) for n in llm) + " |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
     gen, judge = config.generation, config.judge
     return f"""## Recipe
@@ -146,7 +175,10 @@ def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
   threshold {config.lid.threshold}, applied to prompts, human answers and generated answers.
 - **Config**: the language config this dataset was made with is in `recipe/{config.code}.yaml`.
 - **Curation**: no ties, rating margin at least {config.curation.min_margin}, no chosen answer in the wrong
-  language; a wrong-language rejected answer is {"allowed" if config.curation.allow_wrong_language_rejected else "dropped"}.
+  language; a wrong-language rejected answer is {"allowed" if config.curation.allow_wrong_language_rejected else "dropped"};
+  {"both answer orders judged, and only pairs whose preference holds in both kept" if config.judge.swap else "one answer order judged (`judge.swap` is off)"};
+  an LLM answer {f"at least {config.curation.max_copy_similarity:.0%} similar to the human one is a near copy and left out" if config.curation.max_copy_similarity is not None else "that copies the human one is not checked for"};
+  prompts {f"at least {config.filters.near_duplicate_threshold:.0%} similar to an earlier one (MinHash LSH, character 5-grams) are dropped" if config.filters.near_duplicate_threshold is not None else "are not checked for near duplicates"}.
 """
 
 
@@ -238,6 +270,7 @@ Every row, including the ones left out here, is in [{config.raw_repo}](https://h
 Raw rows not curated, by reason:
 
 {_counts_table(curation, "reason")}
+{_quality_section(report.get("quality"))}
 Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} read):
 
 {_counts_table(report["filter"]["dropped"], "reason")}

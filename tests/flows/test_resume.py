@@ -22,12 +22,21 @@ CONCURRENCY = 4
 COPIES = 12
 
 
+# Different openings keep the copies of one prompt apart for the near-duplicate check too.
+OPENINGS = [
+    "Ik vraag me al een tijd af:", "Mijn dochter wil het graag weten:", "Voor een werkstuk op school:",
+    "Een vraag van mijn buurman:", "Kun je me hiermee helpen?", "Iets heel anders nu:",
+    "Hier twijfel ik al weken over:", "Onze leesclub kwam hierop uit:", "Voor de pubquiz van vrijdag:",
+    "Mijn opa vroeg het laatst:", "Op het werk ging het hierover:", "Graag een duidelijke uitleg:",
+]  # fmt: skip
+
+
 def dutch_source(sample: pl.DataFrame, path: Path) -> int:
-    """Many distinct Dutch rows made from the sample's: each prompt asked as a numbered question."""
+    """Many distinct Dutch rows made from the sample's: each prompt asked with several openings."""
     kept = filter_rows(sample, load_language("nld")).kept.select(sample.columns)
     copies = [
-        kept.with_columns(inputs=pl.format("Vraag {}: {}", pl.lit(i), pl.col("inputs")))
-        for i in range(COPIES)
+        kept.with_columns(inputs=pl.format("{} {}", pl.lit(opening), pl.col("inputs")))
+        for opening in OPENINGS[:COPIES]
     ]
     pl.concat(copies).write_parquet(path)
     return kept.height * COPIES

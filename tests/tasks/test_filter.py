@@ -31,12 +31,13 @@ GOOD_A = "Een groot deel van Nederland ligt onder zeeniveau, dus zonder dijken z
 def test_sample_drop_counts_for_dutch(sample: pl.DataFrame, dutch: LanguageConfig) -> None:
     result = filter_rows(sample, dutch)
     assert result.dropped == {
-        "other_language_code": 39,
+        "other_language_code": 40,
         "empty_prompt": 1,
         "empty_answer": 2,
         "prompt_too_short": 1,
         "prompt_too_long": 1,
         "duplicate_prompt": 2,
+        "near_duplicate_prompt": 1,
         "prompt_wrong_language": 1,
     }
     assert result.kept.height == 10
@@ -107,5 +108,6 @@ def test_ids_are_stable_and_text_is_stripped(dutch: LanguageConfig) -> None:
 
 def test_several_aya_codes_for_one_language(dutch: LanguageConfig) -> None:
     both = dutch.model_copy(update={"aya_language_codes": ["nld", "vls"]})
-    result = filter_rows(_aya([(GOOD_Q, GOOD_A, "vls"), (GOOD_Q + " Echt?", GOOD_A, "nld")]), both)
+    other_q = "Hoe lang duurt het om met de trein van Amsterdam naar Groningen te reizen?"
+    result = filter_rows(_aya([(GOOD_Q, GOOD_A, "vls"), (other_q, GOOD_A, "nld")]), both)
     assert result.kept.height == 2

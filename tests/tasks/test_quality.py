@@ -1,0 +1,127 @@
+"""Data quality beyond the recipe: near-duplicate prompts, near-copied answers, position bias, stats."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from languages.schema import Curation, LanguageConfig, load_language
+from tasks.filter import filter_rows
+from tasks.format import build_dpo, build_raw, quality_stats
+from tasks.generate import Generator
+from tasks.judge import Judge
+from tasks.llm import build_llm, resolve_endpoint
+from tasks.llm_stage import respond_and_judge
+from tasks.similarity import near_duplicates, similarity
+from tests.openai_server import OpenAIServer, Reply, well_formed_judgement
+from tests.tasks.test_format import _result
+
+
+def test_near_duplicate_prompts_in_the_sample(sample: pl.DataFrame) -> None:
+    dutch = filter_rows(sample, load_language("nld"))
+    spanish = filter_rows(sample, load_language("spa"))
+    assert dutch.dropped["near_duplicate_prompt"] == 1 and spanish.dropped["near_duplicate_prompt"] == 1
+    # The variants differ from earlier prompts only in punctuation and accents' company: the first stays.
+    assert "Leg uit waarom de lucht overdag blauw is." in dutch.kept["inputs"].to_list()
+    assert "Leg uit waarom de lucht overdag blauw is!" not in dutch.kept["inputs"].to_list()
+    assert (
+        "¿Cuál es la diferencia entre el clima y el tiempo atmosférico?" in spanish.kept["inputs"].to_list()
+    )
+
+
+def test_near_duplicate_check_can_be_turned_off(sample: pl.DataFrame) -> None:
+    config = load_language("nld")
+    off = config.model_copy(
+        update={"filters": config.filters.model_copy(update={"near_duplicate_threshold": None})}
+    )
+    result = filter_rows(sample, off)
+    assert "near_duplicate_prompt" not in result.dropped
+    assert result.kept.height == filter_rows(sample, config).kept.height + 1
+
+
+def test_near_duplicates_confirms_candidates_exactly() -> None:
+    texts = [
+        "Wat is het verschil tussen een rivier en een kanaal?",
+        "wat is het verschil tussen een RIVIER en een kanaal",
+        "Wat is de hoofdstad van Friesland?",
+        "Vraag 2: Wat is het verschil tussen een rivier en een kanaal?",
+    ]
+    assert near_duplicates(texts, 0.9) == [False, True, False, False]
+    assert similarity(texts[0], texts[3]) < 0.9 < similarity(texts[0], texts[1])
+
+
+def test_near_copied_answers_are_not_curated() -> None:
+    copied = _result("copy", [2, 5])
+    copied["generations"] = ["Een kanaal is gegraven.", "Een kanaal is gegraven!"]
+    different = _result("own", [2, 5])
+    raw = build_raw([copied, different], "r")
+    dpo, drops = build_dpo(raw, Curation())
+    assert dpo["id"].to_list() == ["own"] and drops == {"near_copy": 1}
+    dpo, drops = build_dpo(raw, Curation(max_copy_similarity=None))
+    assert sorted(dpo["id"]) == ["copy", "own"]
+
+
+def _clients(config: LanguageConfig, base_url: str):
+    gen = Generator(
+        build_llm(config.generation, resolve_endpoint(config.generation, base_url, "g"), "generator"),
+        config.generation,
+    )
+    judge = Judge(
+        build_llm(config.judge, resolve_endpoint(config.judge, base_url, "j"), "judge"), config.judge
+    )
+    return gen, judge
+
+
+def test_swap_judging_keeps_only_order_independent_preferences(sample: pl.DataFrame) -> None:
+    base = load_language("jpn")
+    config = base.model_copy(update={"judge": base.judge.model_copy(update={"swap": True, "max_retries": 0})})
+    rows = filter_rows(sample, config).kept.to_dicts()
+    human_answers = {row["targets"] for row in rows}
+    biased = {rows[0]["inputs"], rows[1]["inputs"]}  # for these, the judge always prefers Text 1
+
+    def script(kind: str, user: str, messages: list) -> Reply | None:
+        if kind != "judge":
+            return None
+        if any(prompt in user for prompt in biased):
+            return Reply(well_formed_judgement([5, 2]))
+        first_is_human = user.rindex("<text 1> ") + len("<text 1> ")  # the annotated texts come last
+        human_first = any(user.startswith(answer, first_is_human) for answer in human_answers)
+        return Reply(
+            well_formed_judgement([4, 2] if human_first else [2, 4])
+        )  # the human answer wins, either order
+
+    with OpenAIServer(script) as server:
+        results, stats = respond_and_judge(rows, config, *_clients(config, server.base_url), concurrency=4)
+    assert stats.calls == {"generate": len(rows), "judge": 2 * len(rows)}
+    by_prompt = {r["inputs"]: r for r in results}
+    for prompt in biased:
+        assert by_prompt[prompt]["ratings"] == [5, 2] and by_prompt[prompt]["ratings_swapped"] == [2, 5]
+        assert by_prompt[prompt]["position_consistent"] is False
+    assert sum(r["position_consistent"] for r in results) == len(rows) - 2
+
+    raw = build_raw(results, "r")
+    dpo, drops = build_dpo(raw, config.curation)
+    assert drops["position_inconsistent"] == 2
+    assert set(dpo["chosen_model"]) == {"human"}
+    quality = quality_stats(raw, dpo)
+    assert quality["position_consistency"] == pytest.approx((len(rows) - 2) / len(rows), abs=1e-4)
+
+
+def test_quality_stats_match_hand_counts() -> None:
+    results = [
+        _result("a", [5, 2]),
+        _result("b", [2, 4]),
+        _result("c", [3, 3]),
+        _result("d", [None, None], status="failed"),
+        _result("e", [1, 5], language_ok=False),
+    ]
+    raw = build_raw(results, "r")
+    dpo, _ = build_dpo(raw, Curation())
+    quality = quality_stats(raw, dpo)
+    assert quality["rating_histogram"] == {"human": [1, 1, 1, 0, 1], "llm": [0, 1, 1, 1, 1]}
+    assert quality["judged_rows"] == 4
+    assert quality["wrong_language_rate"] == 0.2  # 1 of 5 generated answers
+    assert quality["judge_failure_rate"] == 0.2  # row d: judge_rating_count
+    assert quality["human_won_share"] == 0.5  # pairs a (human) and b (model)
+    assert quality["mean_margin"] == 2.5
+    assert quality["position_consistency"] is None  # swap judging is off
