@@ -34,3 +34,4 @@ bench: setup
 	$(UV) run python -m benchmarks.llm_stage --json benchmarks/llm_stage.json
 	$(UV) run python -m benchmarks.incremental
 	$(UV) run python -m benchmarks.flow_run
+	HF_HUB_OFFLINE=1 $(UV) run python -m benchmarks.reliability
