@@ -12,31 +12,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import yaml
-
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from typer.testing import CliRunner  # noqa: E402
 
 from flows.cli import app  # noqa: E402
-from languages.schema import config_paths  # noqa: E402
 from tasks.load import load_aya  # noqa: E402
 from tasks.publish import read_local_raw  # noqa: E402
-from tests.flows.test_reliability import faulty_script  # noqa: E402
+from tests.flows.test_reliability import fault_configs, faulty_script  # noqa: E402
 from tests.flows.test_resume import dutch_source  # noqa: E402
 from tests.openai_server import OpenAIServer  # noqa: E402
 
 
 def main() -> None:
     work = Path(tempfile.mkdtemp())
-    configs = work / "languages"
-    configs.mkdir()
-    for path in config_paths():
-        shutil.copy(path, configs / path.name)
-    dutch = yaml.safe_load((configs / "nld.yaml").read_text(encoding="utf-8"))
-    for endpoint in ("generation", "judge"):
-        dutch[endpoint] |= {"timeout_seconds": 1, "max_retries": 1}
-    (configs / "nld.yaml").write_text(yaml.safe_dump(dutch, allow_unicode=True), encoding="utf-8")
+    configs = fault_configs(work / "languages")
     source = work / "dutch.parquet"
     rows = dutch_source(load_aya("sample"), source)
 

@@ -64,6 +64,11 @@ def _start_prefect_server() -> threading.Thread | None:
     return thread
 
 
+def _report_failure(state: object, verbose: bool) -> None:
+    hint = "" if verbose or _is_user_error(state) else " (--verbose shows the traceback)"
+    errors.print(f"error: {getattr(state, 'message', state)}{hint}", markup=False, highlight=False)
+
+
 def _print_summary(report: dict[str, Any]) -> None:
     table = Table(title=f"{report['language']} ({report['name']})", show_header=False, title_justify="left")
     table.add_column(style="bold", no_wrap=True)
@@ -200,8 +205,7 @@ def run(
             _print_summary(report)
         else:
             failed.append(code)
-            hint = "" if verbose or _is_user_error(state) else " (--verbose shows the traceback)"
-            errors.print(f"error: {state.message}{hint}", markup=False, highlight=False)
+            _report_failure(state, verbose)
     if summary_json:
         summary = {"languages": reports, "failed": failed}
         summary_json.parent.mkdir(parents=True, exist_ok=True)
@@ -267,8 +271,7 @@ def coverage(
         return_state=True,
     )
     if not state.is_completed():
-        hint = "" if verbose or _is_user_error(state) else " (--verbose shows the traceback)"
-        errors.print(f"error: {state.message}{hint}", markup=False, highlight=False)
+        _report_failure(state, verbose)
         raise typer.Exit(1)
     report = state.result()
     console.print(report["summary"], markup=False, highlight=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -20,9 +19,9 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
-from languages.schema import config_paths
 from tasks.publish import read_local_raw
 from tests.flows.test_resume import dutch_source
+from tests.helpers import copy_configs
 from tests.openai_server import OpenAIServer, Reply
 
 FAULTS = {"429": 0.10, "500": 0.10, "hang": 0.03, "unparseable_judge": 0.10}
@@ -48,18 +47,19 @@ def faulty_script(seed: int = 7):
     return script
 
 
-@pytest.fixture
-def configs(tmp_path: Path) -> Path:
+def fault_configs(folder: Path) -> Path:
     """The shipped configs, with a 1 s client timeout and one retry for Dutch."""
-    folder = tmp_path / "languages"
-    folder.mkdir()
-    for path in config_paths():
-        shutil.copy(path, folder / path.name)
+    copy_configs(folder)
     data = yaml.safe_load((folder / "nld.yaml").read_text(encoding="utf-8"))
     for endpoint in ("generation", "judge"):
         data[endpoint] |= {"timeout_seconds": 1, "max_retries": 1}
     (folder / "nld.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return folder
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> Path:
+    return fault_configs(tmp_path / "languages")
 
 
 def run(source: Path, out: Path, server: OpenAIServer, configs: Path, summary: Path) -> dict:

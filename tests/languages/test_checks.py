@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,12 @@ from flows.cli import app
 from languages.checks import check_configs
 from languages.scaffold import scaffold
 from languages.schema import LANGUAGES_DIR, ConfigError, config_paths, config_problems, load_config_file
+from tests.helpers import copy_configs
 
 
 @pytest.fixture
 def configs(tmp_path: Path) -> Path:
-    folder = tmp_path / "languages"
-    folder.mkdir()
-    for path in config_paths():
-        shutil.copy(path, folder / path.name)
-    return folder
+    return copy_configs(tmp_path / "languages")
 
 
 def _edit(path: Path, **changes: object) -> None:
