@@ -17,6 +17,7 @@ setup:
 
 demo: setup
 	$(UV) run dpo-factory run $(DEMO_LANGUAGES) --source sample --offline --out out --summary-json out/summary.json
+	$(UV) run dpo-factory coverage --source sample --out out
 
 lint: setup
 	$(UV) run ruff check .
