@@ -94,19 +94,15 @@ def filter_rows(aya: pl.DataFrame, config: LanguageConfig) -> FilterResult:
         .otherwise(pl.col("drop_reason"))
     )
 
+    dropped = frame.filter(pl.col("drop_reason").is_not_null())
     candidates = frame.filter(pl.col("drop_reason").is_null())
     if config.filters.near_duplicate_threshold is not None and candidates.height:
-        flags = near_duplicates(candidates["inputs"].to_list(), config.filters.near_duplicate_threshold)
-        candidates = candidates.with_columns(
-            drop_reason=pl.Series(flags).replace_strict({True: "near_duplicate_prompt", False: None})
+        near = pl.Series(
+            near_duplicates(candidates["inputs"].to_list(), config.filters.near_duplicate_threshold)
         )
-        frame = pl.concat(
-            [
-                frame.filter(pl.col("drop_reason").is_not_null()),
-                candidates.filter(pl.col("drop_reason").is_not_null()),
-            ]
-        )
-        candidates = candidates.filter(pl.col("drop_reason").is_null())
+        found = candidates.filter(near).with_columns(drop_reason=pl.lit("near_duplicate_prompt"))
+        dropped = pl.concat([dropped, found])
+        candidates = candidates.filter(~near)
     labels, threshold, model = config.lid.labels, config.lid.threshold, config.lid.model
     prompt_lid = identify(candidates["inputs"].to_list(), labels, model)
     answer_lid = identify(candidates["targets"].to_list(), labels, model)
@@ -123,7 +119,7 @@ def filter_rows(aya: pl.DataFrame, config: LanguageConfig) -> FilterResult:
     )
 
     counts = dict(
-        pl.concat([frame["drop_reason"], candidates["drop_reason"]]).drop_nulls().value_counts().iter_rows()
+        pl.concat([dropped["drop_reason"], candidates["drop_reason"]]).drop_nulls().value_counts().iter_rows()
     )
     kept = (
         candidates.filter(pl.col("drop_reason").is_null())

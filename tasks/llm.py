@@ -69,7 +69,6 @@ class PlaceholderLLM(AsyncLLM):
     """
 
     role: str = "generator"
-    _calls: int = PrivateAttr(default=0)
 
     def load(self) -> None:
         super().load()
@@ -86,7 +85,6 @@ class PlaceholderLLM(AsyncLLM):
         temperature: float = 1.0,
         top_p: float = 1.0,
     ) -> GenerateOutput:
-        self._calls += 1
         user = next(m["content"] for m in reversed(input) if m["role"] == "user")  # type: ignore[index]
         if self.role == "judge":
             system = next((m["content"] for m in input if m["role"] == "system"), "")  # type: ignore[index]
