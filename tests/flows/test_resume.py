@@ -137,8 +137,14 @@ def test_sigkill_before_the_llm_stage_and_after_it(sample: pl.DataFrame, tmp_pat
         _kill_when(_start(source, out, server), lambda: time.monotonic() - started > 3)
         assert server.log.calls() == 0
         assert not (out / "dpo-factory").exists()
-        # 2. The moment the last LLM answer is in: the kill lands in formatting or publishing.
-        _kill_when(_start(source, out, server), lambda: server.log.calls() >= 2 * rows)
+        # 2. The moment the journal holds the last finished row: the kill lands in formatting or publishing.
+        journal = out / ".journal" / "dpo-factory" / "aya_dutch_dpo_raw.jsonl"
+
+        def all_rows_journaled() -> bool:
+            text = journal.read_text(encoding="utf-8") if journal.is_file() else ""
+            return text.count('"event": "row"') >= rows
+
+        _kill_when(_start(source, out, server), all_rows_journaled)
         calls = server.log.calls()
         # 3. The rerun finishes from the journal (and whatever was published) without new calls.
         result = CliRunner().invoke(app, run_args(source, out, server))
@@ -146,7 +152,7 @@ def test_sigkill_before_the_llm_stage_and_after_it(sample: pl.DataFrame, tmp_pat
         assert server.log.calls() == calls
     names = sorted(p.name for p in (out / "dpo-factory").iterdir())
     assert names == ["aya_dutch_dpo", "aya_dutch_dpo_raw"]  # no staging or half-swapped folders left
-    assert not (out / ".journal" / "dpo-factory" / "aya_dutch_dpo_raw.jsonl").exists()
+    assert not journal.exists()
 
     reference_out = tmp_path / "reference"
     with OpenAIServer() as server:
