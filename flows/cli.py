@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -62,6 +63,15 @@ def _start_prefect_server() -> threading.Thread | None:
     thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
     thread.start()
     return thread
+
+
+def _load_flow(module: str, name: str) -> Any:
+    """Import a flow (distilabel, datasets: seconds) while Prefect's ephemeral API boots alongside."""
+    server_start = _start_prefect_server()
+    flow = getattr(importlib.import_module(module), name)
+    if server_start is not None:
+        server_start.join()
+    return flow
 
 
 def _report_failure(state: object, verbose: bool) -> None:
@@ -175,11 +185,7 @@ def run(
         )
         raise typer.Exit(2)
 
-    server_start = _start_prefect_server()
-    from flows.language_flow import language_flow
-
-    if server_start is not None:
-        server_start.join()
+    language_flow = _load_flow("flows.language_flow", "language_flow")
 
     reports, failed = [], []
     for code in chosen:
@@ -255,11 +261,7 @@ def coverage(
 ) -> None:
     """Build and publish the coverage report: one row per Aya language, configured or not."""
     _configure_logging(verbose)
-    server_start = _start_prefect_server()
-    from flows.coverage_flow import coverage_flow
-
-    if server_start is not None:
-        server_start.join()
+    coverage_flow = _load_flow("flows.coverage_flow", "coverage_flow")
     state = coverage_flow(
         source=source,
         out=str(out),

@@ -54,12 +54,10 @@ def run_coverage(
     languages_dir: str | None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
-    configs = [load_config_file(path) for path in config_paths(Path(languages_dir or LANGUAGES_DIR))]
-    if namespace:
-        configs = [
-            c.model_copy(update={"publish": c.publish.model_copy(update={"namespace": namespace})})
-            for c in configs
-        ]
+    configs = [
+        load_config_file(path).published_as(namespace)
+        for path in config_paths(Path(languages_dir or LANGUAGES_DIR))
+    ]
     aya = load_stage(source)
 
     def read(repo_id: str, path: str):

@@ -109,14 +109,7 @@ class _Clock:
 
 def _config(language: str, options: RunOptions) -> LanguageConfig:
     config = load_language(language, Path(options.languages_dir or LANGUAGES_DIR))
-    update: dict[str, Any] = {}
-    if options.namespace:
-        update["namespace"] = options.namespace
-    if options.public:
-        update["private"] = False
-    return (
-        config.model_copy(update={"publish": config.publish.model_copy(update=update)}) if update else config
-    )
+    return config.published_as(options.namespace, options.public)
 
 
 def journal_path(out: str, config: LanguageConfig) -> Path:

@@ -138,6 +138,15 @@ class LanguageConfig(_Strict):
     publish: Publish = Publish()
     schedule: Schedule | None = None
 
+    def published_as(self, namespace: str | None = None, public: bool = False) -> LanguageConfig:
+        """This config with the command line's `--namespace` and `--public` applied."""
+        update: dict[str, object] = {}
+        if namespace:
+            update["namespace"] = namespace
+        if public:
+            update["private"] = False
+        return self.model_copy(update={"publish": self.publish.model_copy(update=update)}) if update else self
+
     @property
     def slug(self) -> str:
         """The language name as used in repo names: `Standard Arabic` -> `standard_arabic`."""
