@@ -19,6 +19,7 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tasks.judge import JUDGE_FAILURES
 from tasks.publish import read_local_raw
 from tests.flows.test_resume import dutch_source
 from tests.helpers import copy_configs
@@ -85,9 +86,7 @@ def test_faults_lose_no_row_and_a_rerun_heals_them(
     assert flt["rows_in"] == flt["kept"] + sum(flt["dropped"].values()) == rows
     assert report["processed"] == flt["kept"] == this_run["judged"] + this_run["failed"]
     assert this_run["failed"] == sum(llm["failures"].values()) > 0
-    assert set(llm["failures"]) <= {"generation_error", "judge_error", "judge_rating_count", "judge_rating_invalid",
-                                    "judge_sections", "judge_no_output", "judge_parser_disagrees",
-                                    "judge_unparseable"}  # fmt: skip
+    assert set(llm["failures"]) <= {"generation_error", "judge_error", *JUDGE_FAILURES}
     assert sum(llm["retries"].values()) > 0
     raw = read_local_raw(out, "dpo-factory/aya_dutch_dpo_raw")
     assert raw.height == flt["kept"] and raw["id"].is_unique().all()
