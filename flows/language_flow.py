@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
+from tasks.cards import build_curated_repo, build_raw_repo
 from tasks.filter import filter_rows
 from tasks.format import build_dpo, build_kto, build_raw, merge_raw, quality_stats
 from tasks.generate import Generator
@@ -32,8 +33,6 @@ from tasks.llm_stage import EndpointError, LLMStats, respond_and_judge
 from tasks.load import SourceError, describe_source, load_aya
 from tasks.publish import (
     PublishError,
-    build_curated_repo,
-    build_raw_repo,
     check_push_access,
     push,
     read_hub_raw,

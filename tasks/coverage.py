@@ -16,8 +16,8 @@ from typing import Any
 import polars as pl
 
 from languages.schema import LanguageConfig
+from tasks.cards import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
 from tasks.format import quality_stats
-from tasks.publish import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
 
 Reader = Callable[[str, str], pl.DataFrame | None]  # (repo id, path in repo) -> table or None
 

@@ -6,15 +6,9 @@ import datasets
 import pytest
 
 from languages.schema import Curation, LanguageConfig
+from tasks.cards import build_curated_repo, build_raw_repo
 from tasks.format import build_dpo, build_kto, build_raw
-from tasks.publish import (
-    PublishError,
-    build_curated_repo,
-    build_raw_repo,
-    local_path,
-    read_local_raw,
-    write_local,
-)
+from tasks.publish import PublishError, local_path, read_local_raw, write_local
 from tests.tasks.test_format import RESULTS
 
 REPORT = {

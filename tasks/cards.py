@@ -1,0 +1,303 @@
+"""Dataset repos as they are published: Parquet data files with their `dataset_info`, and the cards.
+
+Building a repo is kept apart from writing it (`tasks/publish.py`): a repo here is plain bytes in
+memory, so the same content goes to a local folder or to the Hub, and two versions compare by hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import datasets
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets.info import DatasetInfosDict
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from languages.schema import LanguageConfig
+from tasks.load import AYA_REPO, AYA_REVISION
+
+# Folders of each config's Parquet file. File names carry a hash of their content
+# (`train-00000-of-00001-<hash>.parquet`): `datasets` keys its local cache on the card's data-file
+# patterns, so a new version under an unchanged name could be served stale from that cache.
+RAW_DATA = "data"
+DPO_DATA = "default"
+KTO_DATA = "kto"
+TAGS = ["dpo", "orpo", "kto", "synthetic", "distilabel", "aya", "preference", "multilingual"]
+
+AYA_CITATION = """@misc{singh2024aya,
+  title         = {Aya Dataset: An Open-Access Collection for Multilingual Instruction Tuning},
+  author        = {Shivalika Singh and others},
+  year          = {2024},
+  eprint        = {2402.06619},
+  archivePrefix = {arXiv},
+  primaryClass  = {cs.CL}
+}"""
+
+
+@dataclass
+class DatasetRepo:
+    """Everything one dataset repo holds: its id, card text and files (path in repo -> bytes)."""
+
+    repo_id: str
+    card: str
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def _plain_arrow_type(kind: pa.DataType) -> pa.DataType:
+    """polars writes large strings and lists; plain ones are what most Parquet readers expect."""
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_large_list(kind) or pa.types.is_list(kind):
+        return pa.list_(_plain_arrow_type(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _plain_arrow_type(f.type)) for f in kind])
+    return kind
+
+
+@dataclass
+class DataFile:
+    """One config's train split as Parquet, with the `dataset_info` the card records for it."""
+
+    path: str
+    content: bytes
+    info: datasets.DatasetInfo
+
+
+def data_file(folder: str, frame: pl.DataFrame) -> DataFile:
+    """`<folder>/train-00000-of-00001-<content hash>.parquet` with plain Arrow types, and its info."""
+    table = frame.to_arrow()
+    table = table.cast(pa.schema([pa.field(f.name, _plain_arrow_type(f.type)) for f in table.schema]))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    content = buffer.getvalue()
+    path = f"{folder}/train-00000-of-00001-{hashlib.sha256(content).hexdigest()[:12]}.parquet"
+    # Sizes and features in the card are what the Hub shows, and they key `datasets`' local cache to
+    # the content: without them, two versions written to the same folder would share a cache entry.
+    info = datasets.DatasetInfo(
+        features=datasets.Features.from_arrow_schema(table.schema),
+        splits=datasets.SplitDict(
+            {"train": datasets.SplitInfo(name="train", num_bytes=table.nbytes, num_examples=table.num_rows)}
+        ),
+        download_size=len(content),
+        dataset_size=table.nbytes,
+    )
+    return DataFile(path, content, info)
+
+
+def card_text(files: dict[str, DataFile], title: str, body: str, **metadata: Any) -> str:
+    """Card text: YAML metadata (with `configs` and `dataset_info` per config), then the body."""
+    configs = [
+        {"config_name": name, "data_files": [{"split": "train", "path": f.path}]} for name, f in files.items()
+    ]
+    data = DatasetCardData(configs=configs, **metadata)
+    DatasetInfosDict({name: f.info for name, f in files.items()}).to_dataset_card_data(data)
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}").content
+
+
+def size_category(rows: int) -> str:
+    for bound, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
+        if rows < bound:
+            return label
+    return "1M<n<10M"
+
+
+def _counts_table(counts: dict[str, int], header: str) -> str:
+    if not counts:
+        return "_none_\n"
+    lines = [f"| {header} | rows |", "| --- | ---: |"]
+    lines += [f"| `{key}` | {value:,} |" for key, value in counts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _quality_section(quality: dict[str, Any] | None) -> str:
+    """Quality figures over the whole raw dataset: how far to trust these pairs."""
+    if not quality:
+        return ""
+    human, llm = quality["rating_histogram"]["human"], quality["rating_histogram"]["llm"]
+    consistency, margin = quality["position_consistency"], quality["mean_margin"]
+    lines = [
+        "## Quality",
+        "",
+        f"- LLM answers in the wrong language: {_percent(quality['wrong_language_rate'])}",
+        f"- judge failures (unusable or misaligned judgements): {_percent(quality['judge_failure_rate'])}",
+        f"- mean rating margin of the pairs: {'n/a' if margin is None else format(margin, '.2f')}",
+        f"- pairs the human answer won: {_percent(quality['human_won_share'])}",
+        "- position consistency (the judge prefers the same answer in both orders): "
+        + (_percent(consistency) if consistency is not None else "not measured (`judge.swap` is off)"),
+        "",
+        "| rating | 1 | 2 | 3 | 4 | 5 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| human answers | " + " | ".join(str(n) for n in human) + " |",
+        "| LLM answers | " + " | ".join(str(n) for n in llm) + " |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
+    gen, judge = config.generation, config.judge
+    return f"""## Recipe
+
+- **Source**: [{AYA_REPO}](https://huggingface.co/datasets/{AYA_REPO}) at revision `{AYA_REVISION}`
+  (Aya language codes: {", ".join(f"`{c}`" for c in config.aya_language_codes)}); this run read {report["source"]}.
+- **Generator**: `{report["generation_model"]}` (temperature {gen.temperature}, top_p {gen.top_p},
+  max_new_tokens {gen.max_new_tokens}) with distilabel `TextGeneration` and this system prompt:
+
+  > {gen.system_prompt}
+
+- **Judge**: `{report["judge_model"]}` with distilabel `UltraFeedback` (aspect `overall-rating`, temperature
+  {judge.temperature}). A judgement counts only with exactly one integer rating 1-5 per response under
+  its own `#### Output for Text N` header; anything else is a judge failure and stays out of the pairs.
+- **Language ID**: fastText `{config.lid.model}`, accepted labels {", ".join(f"`{x}`" for x in config.lid.labels)},
+  threshold {config.lid.threshold}, applied to prompts, human answers and generated answers.
+- **Config**: the language config this dataset was made with is in `recipe/{config.code}.yaml`.
+- **Curation**: no ties, rating margin at least {config.curation.min_margin}, no chosen answer in the wrong
+  language; a wrong-language rejected answer is {"allowed" if config.curation.allow_wrong_language_rejected else "dropped"};
+  {"both answer orders judged, and only pairs whose preference holds in both kept" if config.judge.swap else "one answer order judged (`judge.swap` is off)"};
+  an LLM answer {f"at least {config.curation.max_copy_similarity:.0%} similar to the human one is a near copy and left out" if config.curation.max_copy_similarity is not None else "that copies the human one is not checked for"};
+  prompts {f"at least {config.filters.near_duplicate_threshold:.0%} similar to an earlier one (MinHash LSH, character 5-grams) are dropped" if config.filters.near_duplicate_threshold is not None else "are not checked for near duplicates"}.
+"""
+
+
+def _metadata(config: LanguageConfig, rows: int, pretty_name: str, sources: list[str]) -> dict[str, Any]:
+    return {
+        "language": [config.hub_language],
+        "license": "apache-2.0",
+        "tags": TAGS,
+        "task_categories": ["text-generation"],
+        "size_categories": [size_category(rows)],
+        "source_datasets": sources,
+        "pretty_name": pretty_name,
+    }
+
+
+def build_raw_repo(config: LanguageConfig, raw: pl.DataFrame, report: dict[str, Any]) -> DatasetRepo:
+    """The raw repo: every processed row with its ratings, status and failure reason."""
+    files = {"default": data_file(RAW_DATA, raw)}
+    metadata = _metadata(config, raw.height, f"Aya {config.name} preference data (raw)", [AYA_REPO])
+    statuses = dict(raw["status"].value_counts(sort=True).iter_rows()) if raw.height else {}
+    failures = (
+        dict(raw["failure_reason"].drop_nulls().value_counts(sort=True).iter_rows()) if raw.height else {}
+    )
+    body = f"""Every {config.name} row of the Aya dataset that passed filtering and went through the LLM stage:
+the human answer (`generations[0]`), a second answer from an LLM (`generations[1]`), the judge's ratings
+and rationales for both, and a `status` with a `failure_reason` for rows that could not be judged.
+The curated pairs are in [{config.curated_repo}](https://huggingface.co/datasets/{config.curated_repo}).
+
+## Counts
+
+{raw.height:,} rows. By status:
+
+{_counts_table(statuses, "status")}
+Failures by reason (retried on the next run):
+
+{_counts_table(failures, "reason")}
+Rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} Aya rows read):
+
+{_counts_table(report["filter"]["dropped"], "reason")}
+{_recipe_section(config, report)}
+## Load
+
+```python
+from datasets import load_dataset
+
+raw = load_dataset("{config.raw_repo}", split="train")
+```
+
+## Citation
+
+This dataset is derived from the Aya dataset (Apache-2.0):
+
+```bibtex
+{AYA_CITATION}
+```
+"""
+    card = card_text(files, f"Aya {config.name} DPO (raw)", body, **metadata)
+    return DatasetRepo(config.raw_repo, card, {f.path: f.content for f in files.values()})
+
+
+def build_curated_repo(
+    config: LanguageConfig,
+    dpo: pl.DataFrame,
+    kto: pl.DataFrame,
+    curation: dict[str, int],
+    report: dict[str, Any],
+) -> DatasetRepo:
+    """The curated repo: config `default` holds DPO pairs, config `kto` the unpaired view."""
+    files = {"default": data_file(DPO_DATA, dpo), "kto": data_file(KTO_DATA, kto)}
+    metadata = _metadata(config, dpo.height, f"Aya {config.name} DPO", [AYA_REPO, config.raw_repo])
+    mean_chosen = dpo["chosen_rating"].mean() if dpo.height else None
+    mean_margin = (dpo["chosen_rating"] - dpo["rejected_rating"]).mean() if dpo.height else None
+    human_won = int((dpo["chosen_model"] == "human").sum()) if dpo.height else 0
+    stats = (
+        f"Mean chosen rating {mean_chosen:.2f}, mean margin {mean_margin:.2f}; the human answer won "
+        f"{human_won:,} of {dpo.height:,} pairs."
+        if dpo.height
+        else "No pairs yet."
+    )
+    body = f"""Preference pairs in {config.name} built from the Aya dataset: the prompt, the human answer and an
+LLM answer, ranked by an UltraFeedback judge. Config `default` has DPO/ORPO pairs (`prompt`, `chosen`,
+`rejected` as chat message lists), config `kto` the same data as unpaired `prompt`/`completion`/`label` rows.
+Every row, including the ones left out here, is in [{config.raw_repo}](https://huggingface.co/datasets/{config.raw_repo}).
+
+## Counts
+
+{dpo.height:,} pairs and {kto.height:,} KTO rows. {stats}
+
+Raw rows not curated, by reason:
+
+{_counts_table(curation, "reason")}
+{_quality_section(report.get("quality"))}
+Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} read):
+
+{_counts_table(report["filter"]["dropped"], "reason")}
+{_recipe_section(config, report)}
+## Load and train
+
+```python
+from datasets import load_dataset
+
+pairs = load_dataset("{config.curated_repo}", "default", split="train")
+unpaired = load_dataset("{config.curated_repo}", "kto", split="train")
+```
+
+`chosen` and `rejected` are conversations (the user's prompt, then the answer), which TRL's trainers
+read as they are; the plain-text `prompt` column is kept for browsing and is re-derived by TRL from
+the conversations.
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
+
+model_id = "Qwen/Qwen2.5-0.5B-Instruct"  # any chat model
+model = AutoModelForCausalLM.from_pretrained(model_id)
+tokenizer = AutoTokenizer.from_pretrained(model_id)
+
+DPOTrainer(model=model, args=DPOConfig(output_dir="dpo"), train_dataset=pairs, processing_class=tokenizer).train()
+KTOTrainer(model=model, args=KTOConfig(output_dir="kto"), train_dataset=unpaired, processing_class=tokenizer).train()
+```
+
+## Citation
+
+This dataset is derived from the Aya dataset (Apache-2.0):
+
+```bibtex
+{AYA_CITATION}
+```
+"""
+    card = card_text(files, f"Aya {config.name} DPO", body, **metadata)
+    return DatasetRepo(config.curated_repo, card, {f.path: f.content for f in files.values()})
