@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from languages.schema import LANGUAGES_DIR, ConfigError, available_languages, config_paths
+from tasks.incremental import DEFAULT_CHECKPOINT_ROWS
 
 app = typer.Typer(
     help="Turn the Aya dataset into per-language DPO, ORPO and KTO preference data.",
@@ -88,7 +89,8 @@ def _print_summary(report: dict[str, Any]) -> None:
     table.add_row("rows in", f"{flt['rows_in']:,}")
     dropped = ", ".join(f"{k} {v:,}" for k, v in flt["dropped"].items()) or "none"
     table.add_row("dropped", dropped)
-    table.add_row("kept", f"{flt['kept']:,} ({report['already_published']:,} already published)")
+    gave_up = f", {report['gave_up']:,} given up (--retry-failed)" if report.get("gave_up") else ""
+    table.add_row("kept", f"{flt['kept']:,} ({report['already_published']:,} already published{gave_up})")
     calls = llm["calls"]
     table.add_row(
         "generated / judged",
@@ -121,8 +123,12 @@ def _print_summary(report: dict[str, Any]) -> None:
     )
     if report["left_for_next_run"]:
         table.add_row("left for next run", f"{report['left_for_next_run']:,} (--limit)")
+    if data.get("excluded_rows"):
+        table.add_row("excluded", f"{data['excluded_rows']:,} published rows the current filter drops")
+    if report["this_run"].get("checkpoints"):
+        table.add_row("checkpoints", f"{report['this_run']['checkpoints']:,} published during the LLM stage")
     written = [_relative(path) for path in report["published"]]
-    table.add_row("written", "\n".join(written) or "nothing new: the published datasets are up to date")
+    table.add_row("written", "\n".join(written) or "nothing changed: the published datasets are up to date")
     console.print(table)
 
 
@@ -164,6 +170,18 @@ def run(
     ] = False,
     summary_json: Annotated[Path | None, typer.Option(help="Write the run summary here as JSON.")] = None,
     languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Publish progress every N finished rows (and every 10 minutes) during the LLM stage, "
+            "so a fresh worker resumes from the destination.",
+        ),
+    ] = DEFAULT_CHECKPOINT_ROWS,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Also try rows given up after max_attempts failed runs."),
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the console.")
     ] = False,
@@ -203,6 +221,8 @@ def run(
             languages_dir=str(languages_dir),
             progress=True,
             public=public,
+            checkpoint_every=checkpoint_every,
+            retry_failed=retry_failed,
             return_state=True,
         )
         if state.is_completed():

@@ -26,7 +26,7 @@ from tasks.coverage import (
     markdown_table,
     summary_line,
 )
-from tasks.publish import hub_api, read_hub_file, read_local_file
+from tasks.publish import Destination, hub_api, read_hub_file, read_local_file
 
 COVERAGE_REPO = "dpo-language-coverage"
 
@@ -69,7 +69,8 @@ def run_coverage(
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
     repo_id = f"{namespace or Publish().namespace}/{COVERAGE_REPO}"
     repo = build_coverage_repo(coverage, repo_id, generated_at, hub_note)
-    published = publish_stage([repo], out, push, not public, f"dpo-factory coverage {generated_at}")
+    destination = Destination(Path(out), push, not public)
+    published = publish_stage([repo], destination, f"dpo-factory coverage {generated_at}")
 
     summary = summary_line(coverage)
     create_table_artifact(key="dpo-language-coverage", table=coverage.to_dicts(), description=summary)

@@ -21,24 +21,19 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
-from tasks.cards import build_curated_repo, build_raw_repo
-from tasks.filter import filter_rows
-from tasks.format import build_dpo, build_kto, build_raw, merge_raw, quality_stats
+from tasks.cards import RAW_DATA, DatasetRepo, build_curated_repo, build_raw_repo
+from tasks.filter import FilterResult, filter_rows
+from tasks.format import build_dpo, build_kto, build_raw, mark_excluded, merge_raw, quality_stats
 from tasks.generate import Generator
+from tasks.incremental import DEFAULT_CHECKPOINT_ROWS, Checkpointer, plan_rows
 from tasks.journal import Journal, fingerprint
 from tasks.judge import Judge
 from tasks.langid import LanguageModelError
 from tasks.llm import CredentialsError, EndpointChoice, build_llm, resolve_endpoint
 from tasks.llm_stage import EndpointError, LLMStats, respond_and_judge
 from tasks.load import SourceError, describe_source, load_aya
-from tasks.publish import (
-    PublishError,
-    check_push_access,
-    push,
-    read_hub_raw,
-    read_local_raw,
-    write_local,
-)
+from tasks.publish import Destination, HubUnavailableError, PublishError, check_push_access, run_lock
+from tasks.status import STATUS_GAVE_UP, STATUS_JUDGED
 
 
 class NothingToDoError(ValueError):
@@ -59,20 +54,44 @@ USER_ERRORS = (
 load_stage = task(load_aya, name="load", cache_policy=NO_CACHE)
 filter_stage = task(filter_rows, name="filter", cache_policy=NO_CACHE)
 llm_stage = task(respond_and_judge, name="generate-and-judge", cache_policy=NO_CACHE)
+# A scheduled run with a real endpoint takes hours; one that takes longer than this is stuck.
+# Progress is published every --checkpoint-every rows, so a timeout loses one interval at most.
+FLOW_TIMEOUT_SECONDS = 12 * 3600
 
 
-@task(name="published-raw", cache_policy=NO_CACHE)
-def published_raw(config: LanguageConfig, out: str, to_hub: bool) -> pl.DataFrame | None:
+def _hub_hiccup(task: object, task_run: object, state: State) -> bool:
+    """Retry Hub reads and writes on rate limits, server errors and dropped connections only."""
+    try:
+        state.result(raise_on_failure=True)
+    except HubUnavailableError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="published-raw",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[10, 60, 300],
+    retry_condition_fn=_hub_hiccup,
+)
+def published_raw(destination: Destination, repo_id: str) -> pl.DataFrame | None:
     """The raw rows already published: the record of work done by earlier runs."""
-    return read_hub_raw(config.raw_repo) if to_hub else read_local_raw(Path(out), config.raw_repo)
+    return destination.read(repo_id, RAW_DATA)
 
 
-@task(name="publish", cache_policy=NO_CACHE)
-def publish_stage(repos: list, out: str, to_hub: bool, private: bool, message: str) -> list[str]:
-    """Write the repos under `out` (Hub layout) or push them, one commit per repo."""
-    if to_hub:
-        return push(repos, private=private, message=message)
-    return [str(path) for path in write_local(repos, Path(out))]
+@task(
+    name="publish",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[10, 60, 300],
+    retry_condition_fn=_hub_hiccup,
+)
+def publish_stage(repos: list, destination: Destination, message: str) -> list[str]:
+    """Write or push every repo whose content differs from what is published, one commit per repo."""
+    return destination.publish(repos, message)
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,8 @@ class RunOptions:
     languages_dir: str | None = None
     progress: bool = False
     public: bool = False
+    checkpoint_every: int = DEFAULT_CHECKPOINT_ROWS
+    retry_failed: bool = False
 
 
 class _Clock:
@@ -117,8 +138,71 @@ def journal_path(out: str, config: LanguageConfig) -> Path:
     return Path(out) / ".journal" / namespace / f"{name}.jsonl"
 
 
-def _recipe(config: LanguageConfig, generator: EndpointChoice, judge: EndpointChoice) -> str:
-    return fingerprint(generator, judge, config.generation, config.judge, config.lid)
+def _recipes(config: LanguageConfig, generator: EndpointChoice, judge: EndpointChoice) -> tuple[str, str]:
+    """Fingerprints of what decides an answer (the generator's model, system prompt and sampling) and
+    a finished row (everything). The endpoint's address is left out: the same model behind another
+    server (a new port, a mirror) gives answers just as valid."""
+    settings = config.generation.model_dump(exclude={"base_url", "model", "timeout_seconds", "max_retries"})
+    answer = fingerprint(generator.model, generator.offline, settings)
+    return answer, fingerprint(answer, judge.model, judge.offline, config.judge, config.lid)
+
+
+class _Publisher:
+    """Builds raw, curated DPO and KTO from the published raw rows, the run's rows and the current
+    config, and publishes each repo whose content differs from what is published."""
+
+    def __init__(
+        self,
+        config: LanguageConfig,
+        options: RunOptions,
+        destination: Destination,
+        published: pl.DataFrame | None,
+        filtered: FilterResult,
+        run_id: str,
+        run_at: str,
+        generation_recipe: str,
+    ) -> None:
+        self.config, self.options, self.destination, self.published = config, options, destination, published
+        self.filtered, self.run_id, self.run_at = filtered, run_id, run_at
+        self.generation_recipe = generation_recipe
+        self.kept_ids = set(filtered.kept["id"].to_list())
+        self.recipe_file = (Path(options.languages_dir or LANGUAGES_DIR) / f"{config.code}.yaml").read_bytes()
+
+    def build(self, results: list[dict[str, Any]], report: dict[str, Any]) -> tuple[list[DatasetRepo], dict]:
+        """The repos for the published rows plus `results`; `report` gains the dataset counts."""
+        for result in results:
+            if result.get("generation") is not None:
+                result.setdefault("generation_recipe", self.generation_recipe)
+        new = build_raw(results, self.run_id, self.run_at)
+        raw = merge_raw(self.published, new, self.config.max_attempts)
+        raw = mark_excluded(raw, self.kept_ids, self.filtered.dropped_ids)
+        dpo, curation_drops = build_dpo(raw, self.config.curation)
+        kto = build_kto(dpo)
+        statuses = raw["status"].value_counts() if raw.height else None
+        report["datasets"] = {
+            "raw_rows": raw.height,
+            "judged_rows": int((raw["status"] == STATUS_JUDGED).sum()) if raw.height else 0,
+            "gave_up_rows": int((raw["status"] == STATUS_GAVE_UP).sum()) if raw.height else 0,
+            "excluded_rows": int(raw["excluded_reason"].is_not_null().sum()) if raw.height else 0,
+            "statuses": dict(statuses.iter_rows()) if statuses is not None else {},
+            "curated_pairs": dpo.height,
+            "kto_rows": kto.height,
+            "curation_dropped": curation_drops,
+        }
+        report["quality"] = quality_stats(raw, dpo)
+        repos = [
+            build_raw_repo(self.config, raw, report),
+            build_curated_repo(self.config, dpo, kto, curation_drops, report),
+        ]
+        for repo in repos:  # each dataset carries the exact config it was made with
+            repo.files[f"recipe/{self.config.code}.yaml"] = self.recipe_file
+        return repos, report
+
+    def checkpoint(self, results: list[dict[str, Any]], report: dict[str, Any]) -> list[str]:
+        """Publish progress in the middle of the LLM stage (plain call: it runs in a thread)."""
+        repos, _ = self.build(results, dict(report))
+        message = f"dpo-factory run {self.run_id}: {self.config.code}, checkpoint at {len(results)} rows"
+        return self.destination.publish(repos, message)
 
 
 def run_language(language: str, options: RunOptions) -> dict[str, Any]:
@@ -138,6 +222,8 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     # Clients are built first so a missing token fails before any data is read.
     generator = Generator(build_llm(config.generation, generator_choice, "generator"), config.generation)
     judge = Judge(build_llm(config.judge, judge_choice, "judge"), config.judge)
+    destination = Destination(Path(options.out), options.push, config.publish.private)
+    journal_file = journal_path(options.out, config)
     clock.lap("setup")
 
     aya = load_stage(options.source)
@@ -147,85 +233,92 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     logger.info("%s: %d Aya rows, %d kept after filtering", language, filtered.rows_in, filtered.kept.height)
     if filtered.kept.height == 0:
         reasons = ", ".join(f"{k} {v}" for k, v in filtered.dropped.items()) or "no rows in the source"
-        raise NothingToDoError(f"{language}: 0 of {filtered.rows_in} rows left after filtering ({reasons})")
+        raise NothingToDoError(f"0 of {filtered.rows_in} rows left after filtering ({reasons})")
 
-    published = published_raw(config, options.out, options.push)
-    done = published.filter(pl.col("status") == "judged")["id"] if published is not None else []
-    todo = filtered.kept.filter(~pl.col("id").is_in(pl.Series(done, dtype=pl.String).implode()))
-    already_published = filtered.kept.height - todo.height
-    left_for_next_run = max(todo.height - options.limit, 0) if options.limit is not None else 0
-    todo = todo.head(options.limit) if options.limit is not None else todo
-    clock.lap("skip_published")
-
-    journal = Journal(journal_path(options.out, config), _recipe(config, generator_choice, judge_choice))
-    if published is not None and published.height:
-        # A published row that failed at the judge already has its answer: judge it, don't buy it again.
-        answered = published.filter((pl.col("status") != "judged") & pl.col("generation").is_not_null())
-        answered = answered.filter(pl.col("generation_model") == generator.model_name)
-        for row_id, generation in answered.select("id", "generation").iter_rows():
-            journal.generations.setdefault(row_id, {"generation": generation})
-    results, stats = [], LLMStats()
-    if todo.height:
-        results, stats = llm_stage(
-            todo.to_dicts(), config, generator, judge, options.concurrency, journal, options.progress
+    # One run per language and destination: a second one stops here, before it reads or buys anything.
+    with run_lock(journal_file.with_suffix(".lock"), destination.describe(config.raw_repo)):
+        published = published_raw(destination, config.raw_repo)
+        generation_recipe, row_recipe = _recipes(config, generator_choice, judge_choice)
+        journal = Journal(journal_file, generation_recipe, row_recipe)
+        plan = plan_rows(
+            filtered.kept,
+            published,
+            journal,
+            generation_recipe,
+            generator.model_name,
+            options.limit,
+            options.retry_failed,
         )
-    clock.lap("llm")
+        clock.lap("skip_published")
 
-    raw = merge_raw(published, build_raw(results, run_id, run_at))
-    dpo, curation_drops = build_dpo(raw, config.curation)
-    kto = build_kto(dpo)
-    clock.lap("format")
+        report: dict[str, Any] = {
+            "language": language,
+            "name": config.name,
+            "run_id": run_id,
+            "run_at": run_at,
+            "source": describe_source(options.source),
+            "llm": "offline placeholder (no LLM was called)"
+            if options.offline
+            else generator_choice.base_url,
+            "generation_model": generator.model_name,
+            "judge_model": judge.model_name,
+            "filter": {
+                "rows_in": filtered.rows_in,
+                "kept": filtered.kept.height,
+                "dropped": filtered.dropped,
+            },
+            "already_published": plan.already_published,
+            "gave_up": plan.gave_up,
+            "left_for_next_run": plan.left_for_next_run,
+            "repos": {"raw": config.raw_repo, "curated": config.curated_repo},
+        }
+        publisher = _Publisher(
+            config, options, destination, published, filtered, run_id, run_at, generation_recipe
+        )
+        checkpoints = Checkpointer(options.checkpoint_every, lambda rows: publisher.checkpoint(rows, report))
+        results, stats = [], LLMStats()
+        if plan.todo.height:
+            try:
+                results, stats = llm_stage(
+                    plan.todo.to_dicts(),
+                    config,
+                    generator,
+                    judge,
+                    options.concurrency,
+                    journal,
+                    options.progress,
+                    on_row=checkpoints.add,
+                )
+            finally:
+                checkpoints.finish()
+        clock.lap("llm")
 
-    report: dict[str, Any] = {
-        "language": language,
-        "name": config.name,
-        "run_id": run_id,
-        "run_at": run_at,
-        "source": describe_source(options.source),
-        "llm": "offline placeholder (no LLM was called)" if options.offline else generator_choice.base_url,
-        "generation_model": generator.model_name,
-        "judge_model": judge.model_name,
-        "filter": {"rows_in": filtered.rows_in, "kept": filtered.kept.height, "dropped": filtered.dropped},
-        "already_published": already_published,
-        "left_for_next_run": left_for_next_run,
-        "processed": len(results),
-        "llm_stage": stats.as_dict(),
-        "this_run": {
-            "judged": sum(r["status"] == "judged" for r in results),
-            "failed": sum(r["status"] == "failed" for r in results),
-        },
-        "datasets": {
-            "raw_rows": raw.height,
-            "judged_rows": int((raw["status"] == "judged").sum()) if raw.height else 0,
-            "curated_pairs": dpo.height,
-            "kto_rows": kto.height,
-            "curation_dropped": curation_drops,
-        },
-        "quality": quality_stats(raw, dpo),
-        "repos": {"raw": config.raw_repo, "curated": config.curated_repo},
-        "published": [],
-    }
-    if results or published is None:
-        repos = [
-            build_raw_repo(config, raw, report),
-            build_curated_repo(config, dpo, kto, curation_drops, report),
-        ]
-        recipe = (Path(options.languages_dir or LANGUAGES_DIR) / f"{language}.yaml").read_bytes()
-        for repo in repos:  # each dataset carries the exact config it was made with
-            repo.files[f"recipe/{language}.yaml"] = recipe
+        report["processed"] = len(results)
+        report["llm_stage"] = stats.as_dict()
+        report["this_run"] = {
+            "judged": sum(r["status"] == STATUS_JUDGED for r in results),
+            "failed": sum(r["status"] != STATUS_JUDGED for r in results),
+            "checkpoints": checkpoints.published_checkpoints,
+        }
+        repos, report = publisher.build(results, report)
+        clock.lap("format")
         message = f"dpo-factory run {run_id}: {language}, {len(results)} rows"
-        report["published"] = publish_stage(repos, options.out, options.push, config.publish.private, message)
-    # Published (or nothing new to publish): from here on the raw dataset is the record, not the journal.
-    journal.remove()
-    clock.lap("publish")
+        report["published"] = publish_stage(repos, destination, message)
+        # Published: the raw dataset is the record of these rows now, not the journal.
+        journal.forget(row["id"] for row in results)
+        clock.lap("publish")
     report["seconds"] = clock.seconds
     logger.info(
-        "%s: %d processed, %d curated pairs, %d KTO rows", language, len(results), dpo.height, kto.height
+        "%s: %d processed, %d curated pairs, %d KTO rows",
+        language,
+        len(results),
+        report["datasets"]["curated_pairs"],
+        report["datasets"]["kto_rows"],
     )
     return report
 
 
-@flow(name="aya-dpo-language", log_prints=False)
+@flow(name="aya-dpo-language", log_prints=False, timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def language_flow(
     language: str,
     source: str = "hub",
@@ -240,6 +333,8 @@ def language_flow(
     languages_dir: str | None = None,
     progress: bool = False,
     public: bool = False,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_ROWS,
+    retry_failed: bool = False,
 ) -> State:
     """Turn the Aya rows of one language into raw, curated DPO and KTO datasets."""
     options = RunOptions(
@@ -255,10 +350,14 @@ def language_flow(
         languages_dir,
         progress,
         public,
+        checkpoint_every,
+        retry_failed,
     )
     try:
         report = run_language(language, options)
     except USER_ERRORS as exc:
-        get_run_logger().error("%s", exc)
-        return Failed(message=str(exc))
+        # Every error line names the language first: with several languages, the reader knows which.
+        message = str(exc) if str(exc).startswith(f"{language}:") else f"{language}: {exc}"
+        get_run_logger().error("%s", message)
+        return Failed(message=message)
     return Completed(message=f"{language}: {report['datasets']['curated_pairs']} curated pairs", data=report)

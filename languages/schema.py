@@ -137,6 +137,8 @@ class LanguageConfig(_Strict):
     curation: Curation = Curation()
     publish: Publish = Publish()
     schedule: Schedule | None = None
+    # Runs that may try a row before it is given up (`gave_up`); `run --retry-failed` tries those again.
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
 
     def published_as(self, namespace: str | None = None, public: bool = False) -> LanguageConfig:
         """This config with the command line's `--namespace` and `--public` applied."""

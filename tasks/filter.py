@@ -38,6 +38,8 @@ class FilterResult:
     rows_in: int
     kept: pl.DataFrame
     dropped: dict[str, int] = field(default_factory=dict)
+    # Stable id -> drop reason for the dropped rows of the language's own Aya codes.
+    dropped_ids: dict[str, str] = field(default_factory=dict)
 
 
 def normalise(column: str) -> pl.Expr:
@@ -133,7 +135,18 @@ def filter_rows(aya: pl.DataFrame, config: LanguageConfig) -> FilterResult:
         )
         .drop("drop_reason", "prompt_key", "answer_key")
     )
+    own = pl.concat([dropped, candidates], how="diagonal_relaxed").filter(
+        pl.col("drop_reason").is_not_null() & pl.col("language_code").is_in(config.aya_language_codes)
+    )
+    own_ids = own.select(
+        pl.struct("language_code", "prompt_key", "answer_key").map_elements(
+            lambda row: stable_id(row["language_code"], row["prompt_key"], row["answer_key"]),
+            return_dtype=pl.String,
+        ),
+        "drop_reason",
+    )
     return FilterResult(
+        dropped_ids=dict(own_ids.iter_rows()),
         rows_in=aya.height,
         kept=kept.select("id", *[c for c in kept.columns if c != "id"]),
         dropped={reason: int(counts[reason]) for reason in DROP_REASONS if counts.get(reason)},

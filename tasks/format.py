@@ -7,8 +7,8 @@ from typing import Any
 import polars as pl
 
 from languages.schema import Curation
-from tasks.llm_stage import STATUS_JUDGED
 from tasks.similarity import similarity
+from tasks.status import STATUS_FAILED, STATUS_GAVE_UP, STATUS_JUDGED
 
 _MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
 
@@ -41,9 +41,16 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     "answer_language_score": pl.Float64(),
     "run_id": pl.String(),
     "run_at": pl.String(),
+    # How many runs tried this row; a row that failed `max_attempts` times is `gave_up`.
+    "attempts": pl.Int64(),
+    # Set when the current filter drops a row that was published earlier: it leaves the curated data.
+    "excluded_reason": pl.String(),
+    # Fingerprint of the generator settings the answer came from: only such answers are reused.
+    "generation_recipe": pl.String(),
 }
 
 CURATION_DROPS = (
+    "excluded_by_filter",
     "not_judged",
     "position_inconsistent",
     "tie",
@@ -67,13 +74,63 @@ def build_raw(results: list[dict[str, Any]], run_id: str, run_at: str = "") -> p
     )
 
 
-def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
-    """Published rows plus this run's; a row processed again (it had failed) replaces its old version."""
+def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame, max_attempts: int = 3) -> pl.DataFrame:
+    """Published rows plus this run's; a row processed again (it had failed) replaces its old version.
+
+    Each processed row counts one more attempt; a row that failed for the `max_attempts`-th time is
+    given up (`gave_up`, with its last reason) and not tried again unless a run asks for it.
+    """
+    previous = (
+        published.select("id", previous_attempts=_attempts_so_far(published))
+        if published is not None and published.height
+        else pl.DataFrame(schema={"id": pl.String, "previous_attempts": pl.Int64})
+    )
+    new = (
+        new.join(previous, on="id", how="left")
+        .with_columns(attempts=pl.col("previous_attempts").fill_null(0) + 1)
+        .with_columns(
+            status=pl.when((pl.col("status") == STATUS_FAILED) & (pl.col("attempts") >= max_attempts))
+            .then(pl.lit(STATUS_GAVE_UP))
+            .otherwise(pl.col("status"))
+        )
+        .select(new.columns)
+    )
     if published is None or published.height == 0:
-        return new
+        return new.sort("id")
     kept = published.filter(~pl.col("id").is_in(new["id"].implode()))
     # Diagonal: a column added in a later version is null in rows published before it existed.
-    return pl.concat([kept, new], how="diagonal_relaxed").select(new.columns).sort("id")
+    merged = pl.concat([kept, new], how="diagonal_relaxed").select(new.columns)
+    return merged.with_columns(attempts=_attempts_so_far(merged)).sort("id")
+
+
+def _attempts_so_far(raw: pl.DataFrame) -> pl.Expr:
+    """Rows published before attempts were counted had been tried once."""
+    counted = pl.col("attempts") if "attempts" in raw.columns else pl.lit(None, dtype=pl.Int64)
+    return counted.fill_null(1).cast(pl.Int64)
+
+
+def mark_excluded(raw: pl.DataFrame, kept: set[str], dropped: dict[str, str]) -> pl.DataFrame:
+    """Apply the current filter to published rows: a row it now drops keeps its data, marked with why.
+
+    A row it keeps again loses the mark; a row the filter did not see this run keeps its mark as is.
+    """
+    if raw.height == 0:
+        return raw
+    reasons = pl.DataFrame(
+        {"id": list(dropped), "now_dropped": list(dropped.values())},
+        schema={"id": pl.String, "now_dropped": pl.String},
+    )
+    return (
+        raw.join(reasons, on="id", how="left")
+        .with_columns(
+            excluded_reason=pl.when(pl.col("now_dropped").is_not_null())
+            .then(pl.col("now_dropped"))
+            .when(pl.col("id").is_in(pl.Series(list(kept), dtype=pl.String).implode()))
+            .then(pl.lit(None, dtype=pl.String))
+            .otherwise(pl.col("excluded_reason"))
+        )
+        .select(raw.columns)
+    )
 
 
 def _chat(prompt: str, answer: str) -> list[dict[str, str]]:
@@ -85,6 +142,9 @@ def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[st
     pairs: list[dict[str, Any]] = []
     drops = dict.fromkeys(CURATION_DROPS, 0)
     for row in raw.iter_rows(named=True):
+        if row.get("excluded_reason"):
+            drops["excluded_by_filter"] += 1
+            continue
         if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
             drops["not_judged"] += 1
             continue

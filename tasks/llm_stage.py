@@ -12,7 +12,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +25,8 @@ from tasks.journal import Journal
 from tasks.judge import Judge
 from tasks.langid import identify
 from tasks.llm import close_llm, retries_of
+from tasks.status import STATUS_FAILED, STATUS_GAVE_UP, STATUS_JUDGED  # noqa: F401 - re-exported
 
-STATUS_JUDGED = "judged"
-STATUS_FAILED = "failed"
 # Errors no retry can fix: every further call would fail the same way, so the stage stops.
 FATAL_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
 
@@ -249,6 +248,7 @@ async def respond_and_judge_async(
     concurrency: int,
     journal: Journal | None = None,
     progress: bool = False,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[list[dict[str, Any]], LLMStats]:
     """Stream every row through generate, language check and judge; results keep the input order."""
     stats = LLMStats()
@@ -259,6 +259,8 @@ async def respond_and_judge_async(
         async def one(row: dict[str, Any]) -> dict[str, Any]:
             result = await stage.process(row)
             advance()
+            if on_row is not None:
+                on_row(result)
             return result
 
         try:
@@ -282,7 +284,10 @@ def respond_and_judge(
     concurrency: int,
     journal: Journal | None = None,
     progress: bool = False,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[list[dict[str, Any]], LLMStats]:
     """Synchronous entry point for flows, tests and benchmarks."""
-    coroutine = respond_and_judge_async(rows, config, generator, judge, concurrency, journal, progress)
+    coroutine = respond_and_judge_async(
+        rows, config, generator, judge, concurrency, journal, progress, on_row
+    )
     return asyncio.run(coroutine)

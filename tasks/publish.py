@@ -8,20 +8,44 @@ The repos themselves (data files and cards) are built in `tasks/cards.py`.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from filelock import FileLock, Timeout
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+)
 
 from tasks.cards import RAW_DATA, DatasetRepo
 
 
 class PublishError(RuntimeError):
     """The datasets cannot be written or pushed; nothing was changed."""
+
+
+class HubUnavailableError(PublishError):
+    """The Hub did not answer as it should (rate limit, server error, dropped connection): worth a retry."""
+
+
+def _hub_error(exc: Exception, what: str) -> PublishError:
+    """A one-line error for a failed Hub call; transient failures are marked for a retry."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    transient = (
+        status == 429 or (status is not None and status >= 500) or isinstance(exc, (OSError, TimeoutError))
+    )
+    kind = HubUnavailableError if transient else PublishError
+    return kind(f"{what} ({type(exc).__name__}{f' {status}' if status else ''})")
 
 
 def local_path(out_dir: Path, repo_id: str) -> Path:
@@ -105,18 +129,39 @@ def hub_api() -> HfApi:
     return HfApi()
 
 
-def read_hub_file(repo_id: str, folder: str) -> pl.DataFrame | None:
-    """A config's published Parquet data on the Hub, or None when the repo or the data does not exist yet."""
+def hub_head(repo_id: str) -> str | None:
+    """The commit a Hub dataset repo is at now, or None when it does not exist yet."""
+    try:
+        return hub_api().repo_info(repo_id, repo_type="dataset").sha
+    except RepositoryNotFoundError:
+        return None
+    except Exception as exc:
+        raise _hub_error(exc, f"cannot read {repo_id} from the Hub") from exc
+
+
+def read_hub_file(repo_id: str, folder: str, revision: str | None = None) -> pl.DataFrame | None:
+    """A config's published Parquet data on the Hub, or None when the repo or the data does not exist yet.
+
+    With `revision` (a commit), every file is read from that one commit, so a concurrent commit cannot
+    mix two versions.
+    """
     api = hub_api()
     try:
         names = [
-            name for name in api.list_repo_files(repo_id, repo_type="dataset") if _is_data_file(name, folder)
+            name
+            for name in api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
+            if _is_data_file(name, folder)
         ]
-        paths = [api.hf_hub_download(repo_id, name, repo_type="dataset") for name in sorted(names)]
-    except (RepositoryNotFoundError, EntryNotFoundError):
+        paths = []
+        for name in sorted(names):
+            try:
+                paths.append(api.hf_hub_download(repo_id, name, repo_type="dataset", revision=revision))
+            except (EntryNotFoundError, RemoteEntryNotFoundError):
+                continue  # replaced between listing and download: not part of what is published now
+    except RepositoryNotFoundError:
         return None
     except Exception as exc:
-        raise PublishError(f"cannot read {folder}/ of {repo_id} from the Hub ({type(exc).__name__})") from exc
+        raise _hub_error(exc, f"cannot read {folder}/ of {repo_id} from the Hub") from exc
     return pl.concat([pl.read_parquet(path) for path in paths], how="diagonal_relaxed") if paths else None
 
 
@@ -155,11 +200,79 @@ def check_push_access(namespace: str) -> str:
     return me["name"]
 
 
-def push(repos: list[DatasetRepo], private: bool, message: str) -> list[str]:
-    """One `create_commit` per repo with card and files; a failed commit leaves the previous version."""
+class ConcurrentWriteError(PublishError):
+    """Someone else committed to a repo during this run; nothing of theirs was overwritten."""
+
+
+def git_blob_id(content: bytes) -> str:
+    """The git object id of a file's content: what the Hub reports for files not stored in LFS."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def repo_manifest(repo: DatasetRepo) -> dict[str, bytes]:
+    """Every file a repo holds once published, card included: path in repo -> content."""
+    return {"README.md": repo.card.encode("utf-8"), **repo.files}
+
+
+def local_differs(out_dir: Path, repo: DatasetRepo) -> bool:
+    """Whether the copy under `out_dir` is not exactly `repo` (missing, other files or other bytes)."""
+    target = local_path(out_dir, repo.repo_id)
+    recover_local(target)
+    if not target.is_dir():
+        return True
+    present = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
+    wanted = repo_manifest(repo)
+    if present != set(wanted):
+        return True
+    return any((target / name).read_bytes() != content for name, content in wanted.items())
+
+
+def hub_differs(repo: DatasetRepo, revision: str | None) -> bool:
+    """Whether the Hub repo at `revision` is not exactly `repo`; compared by hash, nothing downloaded.
+
+    LFS files (the Parquet data) are compared by their sha256, other files by their git object id.
+    """
+    if revision is None:
+        return True
+    try:
+        entries = hub_api().list_repo_tree(
+            repo.repo_id, recursive=True, revision=revision, repo_type="dataset"
+        )
+        remote = {entry.path: entry for entry in entries if hasattr(entry, "blob_id")}
+    except RepositoryNotFoundError:
+        return True
+    except Exception as exc:
+        raise _hub_error(exc, f"cannot list {repo.repo_id} on the Hub") from exc
+    wanted = repo_manifest(repo)
+    stale = [name for name in remote if name.endswith(".parquet") and name not in wanted]
+    if stale or any(name not in remote for name in wanted):
+        return True
+    for name, content in wanted.items():
+        entry = remote[name]
+        lfs_sha = getattr(entry.lfs, "sha256", None) if entry.lfs else None
+        same = (
+            lfs_sha == hashlib.sha256(content).hexdigest()
+            if lfs_sha
+            else entry.blob_id == git_blob_id(content)
+        )
+        if not same:
+            return True
+    return False
+
+
+def push(
+    repos: list[DatasetRepo], private: bool, message: str, heads: dict[str, str | None] | None = None
+) -> list[str]:
+    """One `create_commit` per repo with card and files; a failed commit leaves the previous version.
+
+    `heads` maps a repo id to the commit its published data was read at. The commit is made on top of
+    exactly that commit (`parent_commit`), so a write by anyone else in between is refused by the Hub
+    instead of being overwritten; `heads` is then updated to the new commits.
+    """
     api = hub_api()
     urls = []
     for repo in repos:
+        parent = (heads or {}).get(repo.repo_id)
         try:
             api.create_repo(repo.repo_id, repo_type="dataset", private=private, exist_ok=True)
             operations: list = [CommitOperationAdd("README.md", repo.card.encode("utf-8"))]
@@ -167,16 +280,92 @@ def push(repos: list[DatasetRepo], private: bool, message: str) -> list[str]:
             # The previous version's data files (other content hashes) go in the same commit.
             stale = [
                 name
-                for name in api.list_repo_files(repo.repo_id, repo_type="dataset")
+                for name in api.list_repo_files(repo.repo_id, repo_type="dataset", revision=parent)
                 if name.endswith(".parquet") and name not in repo.files
             ]
             operations += [CommitOperationDelete(name) for name in stale]
-            info = api.create_commit(repo.repo_id, operations, commit_message=message, repo_type="dataset")
+            info = api.create_commit(
+                repo.repo_id, operations, commit_message=message, repo_type="dataset", parent_commit=parent
+            )
+        except HfHubHTTPError as exc:
+            if exc.response is not None and exc.response.status_code in (409, 412):
+                raise ConcurrentWriteError(
+                    f"{repo.repo_id} changed on the Hub during this run (another writer); nothing was "
+                    "overwritten and this run's rows stay in its journal: run again to add them"
+                ) from exc
+            raise _hub_error(exc, f"push to {repo.repo_id} failed; the previous version is intact") from exc
         except Exception as exc:
-            raise PublishError(
-                f"push to {repo.repo_id} failed ({type(exc).__name__}); the previous version is intact"
-            ) from exc
+            raise _hub_error(exc, f"push to {repo.repo_id} failed; the previous version is intact") from exc
+        if heads is not None:
+            heads[repo.repo_id] = getattr(info, "oid", None)
         urls.append(
             str(getattr(info, "commit_url", None) or f"https://huggingface.co/datasets/{repo.repo_id}")
         )
     return urls
+
+
+class RunLockedError(PublishError):
+    """Another run of the same language is writing to the same destination."""
+
+
+@contextmanager
+def run_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for one run; a second run stops at once with one line.
+
+    The lock is an OS file lock (released by the kernel when a process dies, even by SIGKILL), so a
+    killed run never leaves a stale lock behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunLockedError(
+            f"another run is already working on {what} (lock {path}); it was left alone: "
+            "run again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass
+class Destination:
+    """Where one language's repos are published: a folder in Hub layout (`--out`) or the Hub (`--push`).
+
+    With the Hub, the commit each repo was read at is remembered, so every push goes on top of exactly
+    what this run saw, and a comparison of content hashes decides whether a repo needs a commit at all.
+    """
+
+    out: Path
+    to_hub: bool = False
+    private: bool = True
+    heads: dict[str, str | None] = field(default_factory=dict)
+
+    def describe(self, repo_id: str) -> str:
+        return f"{repo_id} on the Hub" if self.to_hub else str(self.out / repo_id)
+
+    def read(self, repo_id: str, folder: str) -> pl.DataFrame | None:
+        """A config's published data, or None before the first publish."""
+        if not self.to_hub:
+            return read_local_file(self.out, repo_id, folder)
+        head = self.heads[repo_id] = hub_head(repo_id)
+        return read_hub_file(repo_id, folder, head) if head else None
+
+    def differs(self, repo: DatasetRepo) -> bool:
+        """Whether `repo` is not exactly what is published now."""
+        if not self.to_hub:
+            return local_differs(self.out, repo)
+        if repo.repo_id not in self.heads:
+            self.heads[repo.repo_id] = hub_head(repo.repo_id)
+        return hub_differs(repo, self.heads[repo.repo_id])
+
+    def publish(self, repos: list[DatasetRepo], message: str) -> list[str]:
+        """Write or push the repos whose content differs; the others are left as they are."""
+        changed = [repo for repo in repos if self.differs(repo)]
+        if not changed:
+            return []
+        if self.to_hub:
+            return push(changed, self.private, message, self.heads)
+        return [str(path) for path in write_local(changed, self.out)]

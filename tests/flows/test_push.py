@@ -3,6 +3,7 @@ what was committed, so incremental pushes read the published raw data exactly as
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -12,8 +13,8 @@ from typing import Any
 import httpx
 import polars as pl
 import pytest
-from huggingface_hub import DatasetCard
-from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub import CommitOperationAdd, DatasetCard
+from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
 from typer.testing import CliRunner
 
 import tasks.publish
@@ -30,7 +31,8 @@ def _not_found(kind: type[Exception], url: str) -> Exception:
 
 
 class RecordingHub:
-    """Just enough of `HfApi` for publishing: whoami, create_repo, create_commit, hf_hub_download."""
+    """Just enough of `HfApi` for publishing: whoami, create_repo, create_commit (with `parent_commit`
+    checked against the repo's head, as the Hub does), repo_info, list_repo_tree and hf_hub_download."""
 
     def __init__(self, root: Path, token: dict[str, Any] | None = None, logged_in: bool = True) -> None:
         self.root = root
@@ -38,6 +40,7 @@ class RecordingHub:
         self.logged_in = logged_in
         self.repos: dict[str, dict[str, Any]] = {}
         self.commits: list[dict[str, Any]] = []
+        self.heads: dict[str, str] = {}
 
     def whoami(self) -> dict[str, Any]:
         if not self.logged_in:
@@ -47,8 +50,26 @@ class RecordingHub:
     def create_repo(self, repo_id: str, repo_type: str, private: bool, exist_ok: bool) -> None:
         assert repo_type == "dataset" and exist_ok
         self.repos.setdefault(repo_id, {"private": private})
+        self.heads.setdefault(repo_id, f"{repo_id}@initial")
 
-    def create_commit(self, repo_id: str, operations: list, commit_message: str, repo_type: str) -> Any:
+    def repo_info(self, repo_id: str, repo_type: str) -> Any:
+        if repo_id not in self.repos:
+            raise _not_found(RepositoryNotFoundError, repo_id)
+        return SimpleNamespace(sha=self.heads[repo_id])
+
+    def create_commit(
+        self,
+        repo_id: str,
+        operations: list,
+        commit_message: str,
+        repo_type: str,
+        parent_commit: str | None = None,
+    ) -> Any:
+        if parent_commit is not None and parent_commit != self.heads[repo_id]:
+            response = httpx.Response(412, request=httpx.Request("POST", repo_id))
+            raise HfHubHTTPError(
+                "412 Precondition Failed: the parent commit is not the head", response=response
+            )
         files = {op.path_in_repo: op.path_or_fileobj for op in operations if hasattr(op, "path_or_fileobj")}
         deleted = [op.path_in_repo for op in operations if not hasattr(op, "path_or_fileobj")]
         self.commits.append(
@@ -59,21 +80,42 @@ class RecordingHub:
         for name, content in files.items():
             (self.root / repo_id / name).parent.mkdir(parents=True, exist_ok=True)
             (self.root / repo_id / name).write_bytes(content)
+        self.heads[repo_id] = f"{repo_id}@{len(self.commits)}"
         return SimpleNamespace(
-            commit_url=f"https://huggingface.co/datasets/{repo_id}/commit/{len(self.commits)}"
+            commit_url=f"https://huggingface.co/datasets/{repo_id}/commit/{len(self.commits)}",
+            oid=self.heads[repo_id],
         )
 
-    def list_repo_files(self, repo_id: str, repo_type: str) -> list[str]:
+    def _files(self, repo_id: str) -> list[Path]:
         if repo_id not in self.repos:
             raise _not_found(RepositoryNotFoundError, repo_id)
         folder = self.root / repo_id
-        return (
-            sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-            if folder.is_dir()
-            else []
-        )
+        return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
-    def hf_hub_download(self, repo_id: str, filename: str, repo_type: str) -> str:
+    def list_repo_files(self, repo_id: str, repo_type: str, revision: str | None = None) -> list[str]:
+        return [str(p.relative_to(self.root / repo_id)) for p in self._files(repo_id)]
+
+    def list_repo_tree(
+        self, repo_id: str, recursive: bool, revision: str | None, repo_type: str
+    ) -> list[Any]:
+        """Files as the Hub lists them: Parquet in LFS (sha256), the rest as git blobs (sha1 oid)."""
+        entries = []
+        for path in self._files(repo_id):
+            content = path.read_bytes()
+            lfs = (
+                SimpleNamespace(sha256=hashlib.sha256(content).hexdigest())
+                if path.suffix == ".parquet"
+                else None
+            )
+            blob = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+            entries.append(
+                SimpleNamespace(path=str(path.relative_to(self.root / repo_id)), blob_id=blob, lfs=lfs)
+            )
+        return entries
+
+    def hf_hub_download(
+        self, repo_id: str, filename: str, repo_type: str, revision: str | None = None
+    ) -> str:
         if repo_id not in self.repos:
             raise _not_found(RepositoryNotFoundError, repo_id)
         path = self.root / repo_id / filename
@@ -152,7 +194,7 @@ def test_incremental_pushes_add_rows_without_duplicates(hub: RecordingHub, tmp_p
     )
     assert invoke("run", "nld", "--source", "sample", "--offline", "--push", "--out", work)[0] == 0
     code, output = invoke("run", "nld", "--source", "sample", "--offline", "--push", "--out", work)
-    assert code == 0 and "nothing new" in output
+    assert code == 0 and "nothing changed" in output
     assert (
         len(hub.commits) == 4
     )  # two runs with new rows, one commit per repo each; the third commits nothing
@@ -228,3 +270,56 @@ def test_secrets_appear_in_no_output(
     for text in texts:  # ... and written nowhere
         assert FAKE_API_KEY not in text
         assert FAKE_HF_TOKEN not in text
+
+
+def test_a_lost_curated_repo_is_repaired_with_one_commit(hub: RecordingHub, tmp_path: Path) -> None:
+    work = str(tmp_path / "work")
+    code, output = invoke("run", "nld", "--source", "sample", "--offline", "--push", "--out", work)
+    assert code == 0, output
+    curated = hub.root / "dpo-factory" / "aya_dutch_dpo"
+    before = {p.name: p.read_bytes() for p in curated.rglob("*") if p.is_file()}
+    for path in curated.rglob("*.parquet"):  # the curated commit of that run never landed
+        path.unlink()
+    commits = len(hub.commits)
+    code, output = invoke("run", "nld", "--source", "sample", "--offline", "--push", "--out", work)
+    assert code == 0, output
+    (repair,) = hub.commits[commits:]  # one commit, to the curated repo only
+    assert repair["repo_id"] == "dpo-factory/aya_dutch_dpo"
+    assert {p.name: p.read_bytes() for p in curated.rglob("*") if p.is_file()} == before
+
+
+class InterruptedHub(RecordingHub):
+    """Another writer commits to the raw repo right after this run has read it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.interrupt = False
+
+    def hf_hub_download(
+        self, repo_id: str, filename: str, repo_type: str, revision: str | None = None
+    ) -> str:
+        path = super().hf_hub_download(repo_id, filename, repo_type, revision)
+        if self.interrupt and filename.startswith("data/"):
+            self.interrupt = False
+            self.create_commit(
+                repo_id, [CommitOperationAdd("other/writer.txt", b"theirs")], "another run", "dataset"
+            )
+        return path
+
+
+def test_a_concurrent_writer_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = InterruptedHub(tmp_path / "hub")
+    monkeypatch.setattr(tasks.publish, "hub_api", lambda: hub)
+    work = str(tmp_path / "work")
+    args = ["run", "nld", "--source", "sample", "--offline", "--push", "--out", work]
+    assert invoke(*args, "--limit", "4")[0] == 0
+    hub.interrupt = True
+    code, output = invoke(*args)
+    assert code == 1
+    assert "dpo-factory/aya_dutch_dpo_raw changed on the Hub during this run" in output
+    assert (hub.root / "dpo-factory" / "aya_dutch_dpo_raw" / "other" / "writer.txt").read_bytes() == b"theirs"
+    code, output = invoke(*args)  # the next run adds this run's rows from its journal
+    assert code == 0, output
+    assert "6 rows and 0 answers from the journal" in output
+    (data,) = (hub.root / "dpo-factory" / "aya_dutch_dpo_raw" / "data").glob("*.parquet")
+    assert pl.read_parquet(data).height == 10

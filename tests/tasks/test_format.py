@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from languages.schema import Curation
-from tasks.format import build_dpo, build_kto, build_raw, merge_raw
+from tasks.format import build_dpo, build_kto, build_raw, mark_excluded, merge_raw
 
 
 def _result(
@@ -124,7 +124,34 @@ def test_merge_replaces_retried_rows_and_keeps_the_rest() -> None:
     assert merged.height == first.height
     assert merged["id"].is_unique().all()
     assert merged.filter(pl.col("id") == "failed")["status"].item() == "judged"
-    assert merge_raw(None, retried).equals(retried)
+    assert merged.filter(pl.col("id") == "failed")["attempts"].item() == 2
+    alone = merge_raw(None, retried)
+    assert alone["attempts"].to_list() == [1]
+    assert alone.drop("attempts").equals(retried.drop("attempts"))
+
+
+def test_a_row_that_fails_max_attempts_times_is_given_up() -> None:
+    failing = {**_result("hopeless", None), "status": "failed", "failure_reason": "generation_error"}
+    raw = None
+    for attempt in range(1, 4):
+        raw = merge_raw(raw, build_raw([failing], f"r{attempt}"), max_attempts=3)
+        row = raw.row(0, named=True)
+        assert row["attempts"] == attempt
+        assert row["status"] == ("gave_up" if attempt == 3 else "failed")
+    assert row["failure_reason"] == "generation_error"  # the last reason stays
+
+
+def test_rows_the_current_filter_drops_are_marked_and_leave_curated() -> None:
+    raw = build_raw(RESULTS, "r1")
+    curated, _ = build_dpo(raw, Curation())
+    gone = curated["id"][0]
+    marked = mark_excluded(raw, kept=set(raw["id"]) - {gone}, dropped={gone: "prompt_too_long"})
+    assert marked.filter(pl.col("id") == gone)["excluded_reason"].item() == "prompt_too_long"
+    assert marked.filter(pl.col("id") != gone)["excluded_reason"].null_count() == raw.height - 1
+    again, drops = build_dpo(marked, Curation())
+    assert gone not in again["id"].to_list() and drops["excluded_by_filter"] == 1
+    back = mark_excluded(marked, kept=set(raw["id"]), dropped={})  # the filter keeps it again
+    assert back["excluded_reason"].null_count() == raw.height
 
 
 @pytest.mark.parametrize("ratings", [[None, 4], [4, None]])
