@@ -161,7 +161,11 @@ def best_threshold(m: Measurement) -> float | None:
     """The highest threshold at which the model still reads the language well and passes no stranger."""
     for t in THRESHOLDS:
         passes_english = m.english_max >= t
-        if m.accuracy[f"{t}"] >= MIN_ACCURACY and m.false_accept[f"{t}"] <= MAX_FALSE_ACCEPT and not passes_english:
+        if (
+            m.accuracy[f"{t}"] >= MIN_ACCURACY
+            and m.false_accept[f"{t}"] <= MAX_FALSE_ACCEPT
+            and not passes_english
+        ):
             return t
     return None
 
