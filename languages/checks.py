@@ -39,6 +39,8 @@ def _prompt_problem(path: Path, config: LanguageConfig) -> list[str]:
     prompt = config.generation.system_prompt
     if TODO_MARK in prompt:
         return [f"{path}: generation.system_prompt: still a {TODO_MARK}; write it in {config.name}"]
+    if not config.lid.checked:  # `model: none`: no model can read the prompt; its reason says why
+        return []
     (prediction,) = identify([prompt], config.lid.labels, config.lid.model)
     if prediction.accepted_score < config.lid.threshold:
         return [
@@ -46,6 +48,10 @@ def _prompt_problem(path: Path, config: LanguageConfig) -> list[str]:
             f"(score {prediction.accepted_score:.2f} for {', '.join(config.lid.labels)}); write it in {config.name}"
         ]
     return []
+
+
+def _names_disjoint(first: list[str] | None, second: list[str] | None) -> bool:
+    return first is not None and second is not None and not set(first) & set(second)
 
 
 def check_configs(paths: list[Path]) -> list[str]:
@@ -65,9 +71,15 @@ def check_configs(paths: list[Path]) -> list[str]:
         for code in config.aya_language_codes:
             claimed[code].append(path)
     known: dict[str, set[str] | None] = {}
+    names = {path: config.aya_language_names for path, config in valid}
     for path, config in valid:
         for code in config.aya_language_codes:
-            others = [other.name for other in claimed[code] if other != path]
+            # Two configs may share a code when both name disjoint sets of Aya language names.
+            others = [
+                other.name
+                for other in claimed[code]
+                if other != path and not _names_disjoint(names[path], names[other])
+            ]
             if others:
                 problems.append(
                     f"{path}: aya_language_codes: '{code}' is also claimed by {', '.join(others)}"
