@@ -260,6 +260,8 @@ def language_flow(
     try:
         report = run_language(language, options)
     except USER_ERRORS as exc:
-        get_run_logger().error("%s", exc)
-        return Failed(message=str(exc))
+        # Every error names its language: `run yor nob kin` must say which one failed.
+        message = str(exc) if str(exc).startswith(f"{language}:") else f"{language}: {exc}"
+        get_run_logger().error("%s", message)
+        return Failed(message=message)
     return Completed(message=f"{language}: {report['datasets']['curated_pairs']} curated pairs", data=report)

@@ -92,7 +92,9 @@ def _names(config: LanguageConfig) -> set[str] | None:
     return None if names is None else set(names)
 
 
-def _claim_problems(mine: tuple[Path, LanguageConfig], others: list[tuple[Path, LanguageConfig]]) -> list[str]:
+def _claim_problems(
+    mine: tuple[Path, LanguageConfig], others: list[tuple[Path, LanguageConfig]]
+) -> list[str]:
     """Aya codes another config claims too; fine only when both name disjoint Aya language names."""
     path, config = mine
     problems = []
@@ -124,7 +126,9 @@ def _repo_problems(mine: tuple[Path, LanguageConfig], others: list[tuple[Path, L
         try:
             validate_repo_id(repo)
         except HFValidationError as exc:
-            problems.append(f"{path}: name: repo id '{repo}' is not valid on the Hub: {str(exc).splitlines()[0]}")
+            problems.append(
+                f"{path}: name: repo id '{repo}' is not valid on the Hub: {str(exc).splitlines()[0]}"
+            )
     mine_repos = {config.raw_repo, config.curated_repo}
     for other_path, other in others:
         shared = sorted(mine_repos & {other.raw_repo, other.curated_repo})
@@ -152,55 +156,61 @@ def _schedule_problems(
     path, config = mine
     if config.schedule is None:
         return []
-    taken = set().union(*(starts[other_path] for other_path, _ in others if other_path in starts))
     problems = []
     for other_path, other in others:
-        both = starts.get(path, frozenset()) & starts.get(other_path, frozenset())
+        both = starts[path] & starts.get(other_path, frozenset())
         if both:
+            taken = set().union(*(starts.get(o, frozenset()) for o, _ in others))
             derived = slot_for(config.code)
-            free = start_minutes(derived).isdisjoint(taken)
-            suggestion = f"; its own slot is '{derived}'" if free and derived != config.schedule.cron else ""
+            own = derived != config.schedule.five_fields and start_minutes(derived).isdisjoint(taken)
             problems.append(
                 f"{path}: schedule.cron: {_when(config)} starts in the same minute as {other_path.name} "
-                f"({_when(other)}, both at {describe_minute(min(both))}){suggestion}"
+                f"({_when(other)}, both at {describe_minute(min(both))})"
+                + (f"; its own slot '{derived}' is free" if own else "")
             )
     return problems
 
 
-def check_configs(paths: list[Path], folder: Path | list[Path] | None = None) -> Findings:
+def check_configs(paths: list[Path], folder: Path | None = None) -> Findings:
     """Every problem in `paths`, checked against each other and against the configs in `folder`.
 
-    `folder` defaults to the folders the files are in; its own broken files are that file's problem
-    and are only reported when they are among `paths`.
+    `folder` defaults to the folders the files are in. A broken file there is only reported when it
+    is among `paths`: it is that file's problem, and the others are still checked.
     """
-    folders = [folder] if isinstance(folder, Path) else folder or sorted({path.parent for path in paths})
+    folders = [folder] if folder is not None else sorted({path.parent for path in paths})
+    targets = list(dict.fromkeys(paths))
+    resolved = {path.resolve() for path in targets}
+    # A file named like a checked one (an edited copy of `nld.yaml`) stands in for it.
+    context = [
+        path
+        for directory in folders
+        for path in config_paths(directory)
+        if path.resolve() not in resolved and path.stem not in {target.stem for target in targets}
+    ]
     findings = Findings()
-    wanted = list(dict.fromkeys(path.resolve() for path in paths))
-    context = [p.resolve() for directory in folders for p in config_paths(directory)]
     valid: dict[Path, LanguageConfig] = {}
-    shown: dict[Path, Path] = {path.resolve(): path for path in paths}
-    for path in dict.fromkeys(wanted + context):
-        config, problems = read_config(shown.get(path, path))
-        if path in wanted:
+    for path in targets + context:
+        config, problems = read_config(path)
+        if path in targets:
             findings.problems += problems
         if config is not None:
             valid[path] = config
 
-    starts: dict[Path, frozenset[int]] = {
+    starts = {
         path: start_minutes(config.schedule.five_fields, config.schedule.timezone)
         for path, config in valid.items()
         if config.schedule is not None
     }
     known: dict[str, set[str] | None] = {}
-    for path in wanted:
+    for path in targets:
         if path not in valid:
             continue
-        mine = (shown[path], valid[path])
+        mine = (path, valid[path])
         others = [(other, config) for other, config in valid.items() if other != path]
         findings.problems += _claim_problems(mine, others)
         findings.problems += _repo_problems(mine, others)
-        findings.problems += _schedule_problems(mine, others, {shown.get(p, p): s for p, s in starts.items()})
-        _model_problems(shown[path], valid[path], known, findings)
+        findings.problems += _schedule_problems(mine, others, starts)
+        _model_problems(path, valid[path], known, findings)
     return findings
 
 

@@ -55,6 +55,12 @@ def describe_minute(minute_of_week: int) -> str:
     return f"{DAYS[day]} {minute_of_day // 60:02d}:{minute_of_day % 60:02d} UTC"
 
 
+def describe_cron(cron: str) -> str:
+    """`Tuesday 03:17 UTC` for a weekly cron written by `cron_at`; the cron itself otherwise."""
+    minutes = start_minutes(cron)
+    return describe_minute(next(iter(minutes))) if len(minutes) == 1 else cron
+
+
 def _values(field: list[object], allowed: range) -> set[int]:
     # `*`, and anything croniter keeps symbolic (`L`, `1#2`), may match any value: assume it does.
     if all(isinstance(value, int) for value in field):
