@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from languages.schema import LanguageConfig, config_paths, misnamed_paths, read_config
-from languages.slots import describe_minute, slot_for, start_minutes
+from languages.slots import describe_cron, describe_minute, slot_for, start_minutes
 
 TODO_MARK = "TODO"
 # A placeholder left in the prompt: TODO/FIXME/TBD in any case, as a marker (`todo:`, `[todo]`, the
 # whole text), not the Spanish or Portuguese word `todo` ("all") inside a sentence.
 _PLACEHOLDER = re.compile(
-    r"(?i)(^\W*(todo|fixme|tbd)\b|\b(todo|fixme|tbd)\s*[:!\]>)-]|[\[<(]\s*(todo|fixme|tbd)\b|\b(TODO|FIXME|TBD)\b)"
+    r"(?i:^\W*(todo|fixme|tbd)\b|\b(todo|fixme|tbd)\s*[:!\]>)-]|[\[<(]\s*(todo|fixme|tbd)\b)|\b(TODO|FIXME|TBD)\b"
 )
 MODEL_NAMES = {"lid176": "lid.176", "glotlid": "GlotLID", "cld3": "CLD3", "langid": "langid.py"}
 
@@ -129,9 +129,12 @@ def _repo_problems(mine: tuple[Path, LanguageConfig], others: list[tuple[Path, L
             problems.append(
                 f"{path}: name: repo id '{repo}' is not valid on the Hub: {str(exc).splitlines()[0]}"
             )
-    mine_repos = {config.raw_repo, config.curated_repo}
     for other_path, other in others:
-        shared = sorted(mine_repos & {other.raw_repo, other.curated_repo})
+        shared = [
+            repo
+            for repo in (config.raw_repo, config.curated_repo)
+            if repo in {other.raw_repo, other.curated_repo}
+        ]
         if shared:
             problems.append(
                 f"{path}: name: repo id '{shared[0]}' is also the repo of {other_path.name}; "
@@ -142,9 +145,8 @@ def _repo_problems(mine: tuple[Path, LanguageConfig], others: list[tuple[Path, L
 
 def _when(config: LanguageConfig) -> str:
     assert config.schedule is not None
-    minutes = start_minutes(config.schedule.five_fields, config.schedule.timezone)
-    first = describe_minute(min(minutes)) if len(minutes) == 1 else f"{len(minutes)} starts a week"
-    return f"'{config.schedule.cron}', {first}"
+    zone = config.schedule.timezone
+    return f"'{config.schedule.cron}'" + ("" if zone == "UTC" else f" ({zone})")
 
 
 def _schedule_problems(
@@ -164,9 +166,9 @@ def _schedule_problems(
             derived = slot_for(config.code)
             own = derived != config.schedule.five_fields and start_minutes(derived).isdisjoint(taken)
             problems.append(
-                f"{path}: schedule.cron: {_when(config)} starts in the same minute as {other_path.name} "
-                f"({_when(other)}, both at {describe_minute(min(both))})"
-                + (f"; its own slot '{derived}' is free" if own else "")
+                f"{path}: schedule.cron: {_when(config)} starts in the same minute as {other_path.name}'s "
+                f"{_when(other)}: {describe_minute(min(both))}"
+                + (f"; its own slot '{derived}' ({describe_cron(derived)}) is free" if own else "")
             )
     return problems
 

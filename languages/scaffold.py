@@ -48,6 +48,8 @@ UNREADABLE: dict[str, dict[str, str]] = {
     },
     "swh": {"lid176": "it scores a Swahili system prompt 0.19 for `sw`"},
     "swa": {"lid176": "it scores a Swahili system prompt 0.19 for `sw`"},
+    "nob": {"lid176": "it reads most short Bokmål questions as Danish"},
+    "nor": {"lid176": "it reads most short Bokmål questions as Danish"},
 }
 GLOTLID_HINT = (
     "GlotLID (`lid.model: glotlid`, about 2,000 languages) knows more languages but is downloaded from "

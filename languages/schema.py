@@ -157,6 +157,19 @@ CRON_ALIASES = {
 CRON_FIELDS = "minute hour day-of-month month day-of-week"
 
 
+def _prefect_accepts(cron: str, timezone: str) -> str:
+    """The cron, when Prefect's own schedule model takes it with this timezone; else its reason."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except ValidationError as exc:
+        raise ValueError(
+            "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+        ) from None
+    return cron
+
+
 class Schedule(_Strict):
     """When the scheduled deployment runs this language: five cron fields, or an alias like `@weekly`."""
 
@@ -183,19 +196,13 @@ class Schedule(_Strict):
                 f"'{cron}' has {len(fields)} fields; a cron has five ({CRON_FIELDS}), "
                 f"e.g. '17 3 * * 2'{seconds}"
             )
-        return " ".join(fields)
+        return _prefect_accepts(" ".join(fields), "UTC")
 
-    @model_validator(mode="after")
-    def _prefect_accepts_it(self) -> Schedule:
-        from prefect.client.schemas.schedules import CronSchedule
-
-        try:
-            CronSchedule(cron=self.cron, timezone=self.timezone)
-        except ValidationError as exc:
-            raise ValueError(
-                "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
-            ) from None
-        return self
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        _prefect_accepts("0 0 * * *", timezone)
+        return timezone
 
     @property
     def five_fields(self) -> str:
