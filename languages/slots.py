@@ -21,6 +21,17 @@ MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 MULTIPLIER = 6229
 DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 # Two Mondays a half year apart: a zone's UTC offset in winter and in summer (daylight saving time).
+# The 70 language tags of the Aya dataset card: the languages this project exists for. No two of
+# them, nor any language an offline language-ID model knows, share a slot (tests/languages/test_slots.py).
+# fmt: off
+AYA_CARD_CODES = (
+    "amh", "arb", "ary", "ars", "acq", "arz", "apc", "ben", "ceb", "dan", "deu", "ell", "eng", "eus", "fil",
+    "fin", "fra", "gle", "guj", "hat", "hau", "hin", "hun", "ibo", "ind", "ita", "jav", "jpn", "kan", "kir",
+    "kor", "kur", "lit", "mal", "mar", "mlg", "msa", "mya", "nep", "nld", "nso", "nya", "pan", "pes", "pol",
+    "por", "pus", "rus", "sin", "sna", "snd", "som", "spa", "sqi", "srp", "sun", "swa", "swe", "tam", "tel",
+    "tha", "tur", "ukr", "urd", "vie", "wol", "xho", "yor", "zho", "zul",
+)
+# fmt: on
 _REFERENCE_DAYS = (datetime(2025, 1, 6), datetime(2025, 7, 7))
 _FIELD_RANGES = (range(60), range(24), range(1, 32), range(1, 13), range(7))
 

@@ -152,7 +152,8 @@ def test_odd_files_next_to_the_new_one_do_not_break_it(configs: Path) -> None:
 
 def test_a_taken_slot_moves_to_the_next_free_minute(configs: Path) -> None:
     nld = configs / "nld.yaml"
-    nld.write_text(nld.read_text(encoding="utf-8").replace("0 7 * * 3", slot_for("afr")), encoding="utf-8")
+    cron = load_config_file(nld).schedule.cron
+    nld.write_text(nld.read_text(encoding="utf-8").replace(cron, slot_for("afr")), encoding="utf-8")
     path, notes = scaffold("af", configs)
     assert load_config_file(path).schedule.cron == cron_at(slot_minute("afr") + 1)
     assert any("is taken by nld.yaml" in note for note in notes)
