@@ -100,11 +100,11 @@ def pick_model(code: str, name: str) -> LidChoice:
         if weakness:
             skipped.append(f"{MODEL_NAMES[model]} has `{label}`, but {weakness}")
             continue
-        why = f"{MODEL_NAMES[model]} (offline) knows {name} as `{label}`"
-        return LidChoice(model, [label], why + (f"; {'; '.join(skipped)}" if skipped else ""))
+        why = f"{MODEL_NAMES[model]} runs offline and knows {name} as `{label}`"
+        return LidChoice(model, [label], "; ".join([why, *skipped]))
     checked = ", ".join(MODEL_NAMES[model] for model in OFFLINE_MODELS)
     why = f"no offline language-ID model reads {name} ({checked} were checked)"
-    return LidChoice("none", [], why + (f"; {'; '.join(skipped)}" if skipped else ""))
+    return LidChoice("none", [], "; ".join([why, *skipped]))
 
 
 def _taken_minutes(directory: Path, code: str) -> dict[int, str]:
@@ -178,7 +178,9 @@ def scaffold(query: str, directory: Path = LANGUAGES_DIR) -> tuple[Path, list[st
             f"  model: {choice.model}\n  labels: {_yaml_list(choice.labels)}\n  threshold: 0.5\n"
         )
         if choice.model != "lid176":
-            notes.append(f"lid.176 cannot check {name}; the config uses {choice.why}")
+            notes.append(
+                f"lid.176 cannot check {name}, so the config uses {MODEL_NAMES[choice.model]}: {choice.why}"
+            )
     cron, slot_note = free_slot(code, directory)
     if slot_note:
         notes.append(slot_note)
