@@ -202,3 +202,11 @@ def test_a_failing_language_is_named(contributed: Path, tmp_path: Path) -> None:
     assert status == 1
     (line,) = [line for line in output.splitlines() if line.startswith("error:")]
     assert line.startswith("error: kin: GlotLID not available offline"), line
+
+
+def test_a_yml_config_is_refused_by_run_with_the_reason(contributed: Path, tmp_path: Path) -> None:
+    configs = copy_configs(tmp_path / "languages")
+    (configs / "kin.yml").write_bytes((contributed / "kin.yaml").read_bytes())
+    status, output = invoke("run", "kin", "--source", "sample", "--offline", "--languages-dir", configs)
+    assert status == 2
+    assert f"{configs / 'kin.yml'} is not read: config files end in .yaml; rename it to kin.yaml" in output

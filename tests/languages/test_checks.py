@@ -210,3 +210,10 @@ def test_validate_takes_a_languages_dir_and_reports_odd_files(configs: Path) -> 
     ]
     status, stdout, _ = invoke("validate", configs / "nld.yaml", "--languages-dir", configs)
     assert (status, stdout.strip()) == (0, "1 language config(s) valid")
+
+
+def test_one_file_is_checked_next_to_broken_ones(configs: Path) -> None:
+    (configs / "yor.yaml").write_text("", encoding="utf-8")
+    (configs / "kin.yaml").write_text("code: kin\nname: 'Ikinyarwanda\n", encoding="utf-8")
+    status, stdout, stderr = invoke("validate", configs / "nld.yaml")
+    assert (status, stdout.strip(), stderr) == (0, "1 language config(s) valid", "")
