@@ -61,9 +61,9 @@ def _model_problems(
             f"{path}: generation.system_prompt: still a {TODO_MARK}; write it in {config.name}"
         )
         return
-    model = config.lid.model
-    if model == "none":  # no offline model knows the language: the config says why (lid.reason)
+    if not config.lid.checked:  # `model: none`: no offline model knows the language; lid.reason says why
         return
+    model = config.lid.model
     labels = _model_labels(model, known)
     if labels is None:
         findings.notes.append(
