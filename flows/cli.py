@@ -322,7 +322,8 @@ def new_language(
         console.print(f"next: {note}", markup=False, highlight=False)
     console.print(
         f"then: dpo-factory validate {_relative(str(path))} && "
-        f"dpo-factory run {path.stem} --source sample --offline && dpo-factory deployments --write",
+        f"dpo-factory run {path.stem} --source ROWS.jsonl --offline && dpo-factory deployments --write "
+        "(CONTRIBUTING.md walks through each step)",
         markup=False,
         highlight=False,
     )
