@@ -16,7 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from languages.schema import LANGUAGES_DIR, ConfigError, available_languages, config_paths
+from languages.schema import (
+    LANGUAGES_DIR,
+    ConfigError,
+    available_languages,
+    config_paths,
+    missing_config_hint,
+)
 from tasks.incremental import DEFAULT_CHECKPOINT_ROWS
 
 app = typer.Typer(
@@ -75,9 +81,12 @@ def _load_flow(module: str, name: str) -> Any:
     return flow
 
 
-def _report_failure(state: object, verbose: bool) -> None:
+def _report_failure(state: object, verbose: bool, language: str | None = None) -> None:
     hint = "" if verbose or _is_user_error(state) else " (--verbose shows the traceback)"
-    errors.print(f"error: {getattr(state, 'message', state)}{hint}", markup=False, highlight=False)
+    message = str(getattr(state, "message", state))
+    if language and not message.startswith(f"{language}:"):  # `run yor nob kin` says which one failed
+        message = f"{language}: {message}"
+    errors.print(f"error: {message}{hint}", markup=False, highlight=False)
 
 
 def _print_summary(report: dict[str, Any]) -> None:
@@ -197,7 +206,8 @@ def run(
     if unknown:
         errors.print(
             f"error: unknown language(s) {', '.join(unknown)}; configured in {languages_dir}: "
-            f"{', '.join(configured) or 'none'}",
+            f"{', '.join(configured) or 'none'}"
+            + "".join(missing_config_hint(code, languages_dir) for code in unknown),
             markup=False,
             highlight=False,
         )
@@ -231,7 +241,7 @@ def run(
             _print_summary(report)
         else:
             failed.append(code)
-            _report_failure(state, verbose)
+            _report_failure(state, verbose, code)
     if summary_json:
         summary = {"languages": reports, "failed": failed}
         summary_json.parent.mkdir(parents=True, exist_ok=True)
@@ -242,18 +252,28 @@ def run(
 
 @app.command()
 def validate(
-    files: Annotated[list[Path] | None, typer.Argument(help="Config files; default: all.")] = None,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Config files; default: every config in --languages-dir.")
+    ] = None,
+    languages_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of language configs the files are checked against (default: their own)."),
+    ] = None,
 ) -> None:
-    """Check language configs; one line per problem, naming file and field."""
-    from languages.checks import check_configs
+    """Check language configs, each against the whole folder; one line per problem, naming file and field."""
+    from languages.checks import check_configs, check_folder
 
-    paths = list(files or config_paths())
-    problems = check_configs(paths)
-    for problem in problems:
+    folder = languages_dir or LANGUAGES_DIR
+    findings = check_configs(list(files), languages_dir) if files else check_folder(folder)
+    for note in findings.notes:
+        console.print(note, markup=False, highlight=False)
+    for problem in findings.problems:
         errors.print(problem, markup=False, highlight=False)
-    if problems:
+    if findings.problems:
         raise typer.Exit(1)
-    console.print(f"{len(paths)} language config(s) valid")
+    count = len(files) if files else len(config_paths(folder))
+    skipped = f" ({len(findings.notes)} with model checks skipped)" if findings.notes else ""
+    console.print(f"{count} language config(s) valid{skipped}")
 
 
 @app.command()
@@ -322,7 +342,8 @@ def new_language(
         console.print(f"next: {note}", markup=False, highlight=False)
     console.print(
         f"then: dpo-factory validate {_relative(str(path))} && "
-        f"dpo-factory run {path.stem} --source sample --offline && dpo-factory deployments --write",
+        f"dpo-factory run {path.stem} --source ROWS.jsonl --offline && dpo-factory deployments --write "
+        "(CONTRIBUTING.md walks through each step)",
         markup=False,
         highlight=False,
     )
@@ -332,28 +353,45 @@ def new_language(
 def deployments(
     write: Annotated[bool, typer.Option("--write", help="Regenerate prefect.yaml from the configs.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Fail when prefect.yaml is out of date.")] = False,
+    reslot: Annotated[
+        bool,
+        typer.Option(
+            "--reslot", help="Move every config's cron to its code's slot, then write prefect.yaml."
+        ),
+    ] = False,
+    languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
+    prefect_file: Annotated[Path | None, typer.Option(help="The file to write or check.")] = None,
 ) -> None:
     """Generate or check prefect.yaml: one scheduled deployment, one schedule per language."""
-    from flows.deployments import PREFECT_FILE, render
+    from flows.deployments import PREFECT_FILE, collect, render
     from flows.deployments import check as check_file
+    from flows.deployments import reslot as reslot_configs
 
-    if write == check:
-        errors.print("error: pass exactly one of --write or --check")
+    if write + check + reslot != 1:
+        errors.print("error: pass exactly one of --write, --check or --reslot")
         raise typer.Exit(2)
-    try:
-        text = render()
-    except ConfigError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(1) from None
-    if write:
-        PREFECT_FILE.write_text(text, encoding="utf-8")
-        console.print(f"wrote {_relative(str(PREFECT_FILE))}")
-        return
-    problem = check_file()
-    if problem:
+    target = prefect_file or PREFECT_FILE
+    problems: list[str] = []
+    if reslot:
+        changes, problems = reslot_configs(languages_dir)
+        for change in changes:
+            console.print(f"rescheduled {change}", markup=False, highlight=False)
+    # A file that cannot be read is that file's problem: the other languages are still scheduled.
+    problems += [line for line in collect(languages_dir)[1] if line not in problems]
+    for problem in problems:
         errors.print(f"error: {problem}", markup=False, highlight=False)
+    if write or reslot:
+        target.write_text(render(languages_dir), encoding="utf-8")
+        skipped = f" (without the {len(problems)} file problem(s) above)" if problems else ""
+        console.print(f"wrote {_relative(str(target))}{skipped}")
+    else:
+        stale = check_file(target, languages_dir)
+        if stale:
+            errors.print(f"error: {stale}", markup=False, highlight=False)
+            raise typer.Exit(1)
+        console.print(f"{_relative(str(target))} matches {_relative(str(languages_dir))}")
+    if problems:
         raise typer.Exit(1)
-    console.print(f"{_relative(str(PREFECT_FILE))} matches languages/")
 
 
 def _is_user_error(state: object) -> bool:

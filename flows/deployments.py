@@ -2,17 +2,21 @@
 
 Each language's `schedule` becomes a cron schedule of the `aya-dpo-languages` deployment with that
 language as its parameter (per-schedule parameters), so adding a language file is all it takes to
-schedule it. `dpo-factory deployments --write` regenerates the file; `--check` fails when it is stale.
+schedule it. `dpo-factory deployments --write` regenerates the file; `--check` fails when it is stale;
+`--reslot` first moves every config's cron to the slot derived from its code (`languages/slots.py`).
+A file that cannot be read is reported as that file's problem; the other languages are still rendered.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from languages.schema import LANGUAGES_DIR, LanguageConfig, config_paths, load_config_file
+from languages.schema import LANGUAGES_DIR, LanguageConfig, config_paths, misnamed_paths, read_config
+from languages.slots import MINUTES_PER_WEEK, cron_at, describe_minute, slot_minute, start_minutes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
@@ -53,7 +57,8 @@ SCALE_OUT = """
 
 
 def _schedule(config: LanguageConfig) -> dict[str, Any]:
-    assert config.schedule is not None
+    if config.schedule is None:
+        raise ValueError(f"{config.code} has no schedule")
     return {
         "cron": config.schedule.cron,
         "timezone": config.schedule.timezone,
@@ -62,9 +67,20 @@ def _schedule(config: LanguageConfig) -> dict[str, Any]:
     }
 
 
+def collect(directory: Path = LANGUAGES_DIR) -> tuple[list[LanguageConfig], list[str]]:
+    """The configs that can be scheduled, and one line per file that cannot (that file's problem)."""
+    configs, problems = [], []
+    for path in config_paths(directory) + misnamed_paths(directory):
+        config, found = read_config(path)
+        problems += found
+        if config is not None:
+            configs.append(config)
+    return configs, problems
+
+
 def render(directory: Path = LANGUAGES_DIR) -> str:
-    """The text of `prefect.yaml` for the configs in `directory`."""
-    configs = [load_config_file(path) for path in config_paths(directory)]
+    """The text of `prefect.yaml` for the readable configs in `directory` (`collect` names the rest)."""
+    configs, _ = collect(directory)
     scheduled = [config for config in configs if config.schedule is not None]
     document = {
         "name": "dpo-factory",
@@ -113,6 +129,60 @@ def render(directory: Path = LANGUAGES_DIR) -> str:
     }
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
     return HEADER + "\n" + body + SCALE_OUT
+
+
+_CRON_LINE = re.compile(r"^(?P<indent>[ \t]+)cron:[^\n]*$", re.MULTILINE)
+_SCHEDULE_BLOCK = re.compile(
+    r"^schedule:[ \t]*(#[^\n]*)?\n(?P<body>(?:[ \t]+[^\n]*\n?|[ \t]*\n)*)", re.MULTILINE
+)
+
+
+def reslot(directory: Path = LANGUAGES_DIR) -> tuple[list[str], list[str]]:
+    """Move every scheduled UTC config's cron to its own slot (`slot_for(code)`); a slot already taken
+    by an earlier code (in file order) moves on to the next free minute. Returns (changes, problems).
+
+    Only the `cron:` line of the `schedule:` block is rewritten, so comments and layout stay.
+    """
+    changes, problems, taken = [], [], set()
+    for path in config_paths(directory):
+        config, found = read_config(path)
+        if config is None or config.schedule is None:
+            problems += found
+            continue
+        if config.schedule.timezone != "UTC":
+            problems.append(
+                f"{path}: schedule.timezone: {config.schedule.timezone}: slots are in UTC; left as it is"
+            )
+            taken |= start_minutes(config.schedule.five_fields, config.schedule.timezone)
+            continue
+        minute = slot_minute(config.code)
+        while minute % MINUTES_PER_WEEK in taken:
+            minute += 1
+        cron = cron_at(minute)
+        taken.add(minute % MINUTES_PER_WEEK)
+        if cron == config.schedule.cron:
+            continue
+        text = path.read_text(encoding="utf-8")
+        block = _SCHEDULE_BLOCK.search(text)
+        line = _CRON_LINE.search(block.group("body")) if block else None
+        if block is None or line is None:
+            problems.append(
+                f"{path}: schedule.cron: cannot find the `cron:` line to rewrite; set it to '{cron}'"
+            )
+            continue
+        start = block.start("body") + line.start()
+        new_line = f'{line.group("indent")}cron: "{cron}"  # {describe_minute(minute)}'
+        updated = text[:start] + new_line + text[block.start("body") + line.end() :]
+        path.write_text(updated, encoding="utf-8")
+        reread, found = read_config(path)
+        if reread is None or reread.schedule is None or reread.schedule.cron != cron:
+            path.write_text(text, encoding="utf-8")
+            problems.append(
+                f"{path}: schedule.cron: rewriting it failed ({'; '.join(found)}); set it to '{cron}'"
+            )
+            continue
+        changes.append(f"{path.name}: '{config.schedule.cron}' -> '{cron}' ({describe_minute(minute)})")
+    return changes, problems
 
 
 def check(path: Path = PREFECT_FILE, directory: Path = LANGUAGES_DIR) -> str | None:

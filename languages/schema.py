@@ -6,14 +6,21 @@ with `extra="forbid"` so a typo in a key is an error, not a silently ignored set
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
 
 import langcodes
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from languages.yaml_errors import KIND_OF, explain
 
 LANGUAGES_DIR = Path(__file__).resolve().parent
+# Config files end in `.yaml`; a `.yml` file is reported (never silently ignored, never half-read).
+CONFIG_SUFFIX = ".yaml"
+REFUSED_SUFFIXES = (".yml", ".YAML", ".YML", ".Yaml")
 
 # Hugging Face Inference Providers speak the OpenAI API at this address; HF_TOKEN authenticates.
 HF_ROUTER_URL = "https://router.huggingface.co/v1"
@@ -140,23 +147,70 @@ class Publish(_Strict):
     private: bool = True
 
 
-class Schedule(_Strict):
-    """When the scheduled deployment runs this language: a cron expression as Prefect accepts it."""
+# The shorthands croniter (Prefect's cron parser) knows, with the five fields each one stands for.
+CRON_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+CRON_FIELDS = "minute hour day-of-month month day-of-week"
 
-    cron: Annotated[str, Field(min_length=9, max_length=100)]
+
+def _prefect_accepts(cron: str, timezone: str) -> str:
+    """The cron, when Prefect's own schedule model takes it with this timezone; else its reason."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except ValidationError as exc:
+        raise ValueError(
+            "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+        ) from None
+    return cron
+
+
+class Schedule(_Strict):
+    """When the scheduled deployment runs this language: five cron fields, or an alias like `@weekly`."""
+
+    cron: Annotated[str, Field(min_length=1, max_length=100)]
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
 
-    @model_validator(mode="after")
-    def _prefect_accepts_it(self) -> Schedule:
-        from prefect.client.schemas.schedules import CronSchedule
-
-        try:
-            CronSchedule(cron=self.cron, timezone=self.timezone)
-        except ValidationError as exc:
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, cron: str) -> str:
+        # croniter also takes a sixth (seconds) and seventh (year) field: a 6-field cron would
+        # validate and then start at another time than the contributor meant.
+        cron = cron.strip()
+        if cron.startswith("@"):
+            if cron not in CRON_ALIASES:
+                raise ValueError(
+                    f"'{cron}' is not a cron alias; use one of {', '.join(CRON_ALIASES)} or five fields "
+                    f"({CRON_FIELDS})"
+                )
+            return cron
+        fields = cron.split()
+        if len(fields) != 5:
+            seconds = "; croniter would read the sixth as seconds" if len(fields) == 6 else ""
             raise ValueError(
-                "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
-            ) from None
-        return self
+                f"'{cron}' has {len(fields)} fields; a cron has five ({CRON_FIELDS}), "
+                f"e.g. '17 3 * * 2'{seconds}"
+            )
+        return _prefect_accepts(" ".join(fields), "UTC")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        _prefect_accepts("0 0 * * *", timezone)
+        return timezone
+
+    @property
+    def five_fields(self) -> str:
+        """The cron with an alias spelled out: `@weekly` is `0 0 * * 0`."""
+        return CRON_ALIASES.get(self.cron, self.cron)
 
 
 class LanguageConfig(_Strict):
@@ -191,8 +245,9 @@ class LanguageConfig(_Strict):
 
     @property
     def slug(self) -> str:
-        """The language name as used in repo names: `Standard Arabic` -> `standard_arabic`."""
-        return "_".join(self.name.lower().replace("-", " ").split())
+        """The name as used in repo ids, ASCII only: `Standard Arabic` -> `standard_arabic`,
+        `Norwegian Bokmål` -> `norwegian_bokmal`; the code when the name has other letters."""
+        return ascii_slug(self.name) or self.code
 
     @property
     def raw_repo(self) -> str:
@@ -208,54 +263,95 @@ class LanguageConfig(_Strict):
         return langcodes.get(self.code).language
 
 
+def ascii_slug(name: str) -> str | None:
+    """Lowercase ASCII words joined by `_`, accents dropped (`å` -> `a`); None when a letter has no
+    ASCII form (`ø`, `ß`, any non-Latin script), so that the caller falls back to the language code.
+
+    For the ASCII names shipped before this rule the result is unchanged, so published repo ids stay.
+    """
+    decomposed = unicodedata.normalize("NFKD", name.lower())
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    if any(char.isalnum() and not char.isascii() for char in stripped):
+        return None
+    return "_".join(re.findall(r"[a-z0-9]+", stripped)) or None
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def config_problems(path: Path) -> list[str]:
-    """Every problem in one config file, one line each, naming file and field. Empty when valid."""
+def read_config(path: Path) -> tuple[LanguageConfig | None, list[str]]:
+    """The config in one file and every problem in it, one line each, naming file and field."""
+    if path.suffix != CONFIG_SUFFIX:
+        return None, [f"{path}: config files end in {CONFIG_SUFFIX}; rename it to {path.stem}{CONFIG_SUFFIX}"]
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        return [f"{path}: cannot read: {exc.strerror}"]
+        return None, [f"{path}: cannot read: {exc.strerror}"]
+    except UnicodeDecodeError:
+        return None, [f"{path}: not UTF-8 text; save it as UTF-8"]
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        return [f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]
+        return None, [f"{path}: {explain(text, exc)}"]
+    if data is None:
+        return None, [f"{path}: empty file; `dpo-factory new-language {path.stem}` writes a complete one"]
     if not isinstance(data, dict):
-        return [f"{path}: expected a mapping of keys, found {type(data).__name__}"]
+        kind = KIND_OF.get(type(data), type(data).__name__)
+        return None, [f"{path}: expected keys such as `code:` and `name:`, found {kind}"]
     try:
         config = LanguageConfig.model_validate(data)
     except ValidationError as exc:
-        return [
+        return None, [
             f"{path}: {_field_path(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         ]
     if config.code != path.stem:
-        return [f"{path}: code: '{config.code}' does not match the file name '{path.stem}'"]
-    return []
+        return None, [f"{path}: code: '{config.code}' does not match the file name '{path.stem}'"]
+    return config, []
+
+
+def config_problems(path: Path) -> list[str]:
+    """Every problem in one config file, one line each, naming file and field. Empty when valid."""
+    return read_config(path)[1]
 
 
 def load_config_file(path: Path) -> LanguageConfig:
     """Read and validate one config file; raise ConfigError with every problem on failure."""
-    problems = config_problems(path)
-    if problems:
+    config, problems = read_config(path)
+    if config is None:
         raise ConfigError("; ".join(problems))
-    return LanguageConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return config
 
 
 def config_paths(directory: Path = LANGUAGES_DIR) -> list[Path]:
-    return sorted(directory.glob("*.yaml"))
+    """The config files of a folder (`*.yaml`)."""
+    return sorted(directory.glob(f"*{CONFIG_SUFFIX}"))
+
+
+def misnamed_paths(directory: Path = LANGUAGES_DIR) -> list[Path]:
+    """Files in the folder that look like configs but are not read (`kin.yml`): each is a problem."""
+    return sorted(path for suffix in REFUSED_SUFFIXES for path in directory.glob(f"*{suffix}"))
 
 
 def available_languages(directory: Path = LANGUAGES_DIR) -> list[str]:
     return [path.stem for path in config_paths(directory)]
 
 
+def missing_config_hint(code: str, directory: Path = LANGUAGES_DIR) -> str:
+    """Why there is no config for `code` when a misnamed file is there (`kin.yml`), else empty."""
+    for path in misnamed_paths(directory):
+        if path.stem == code:
+            return f" ({path} is not read: config files end in {CONFIG_SUFFIX}; rename it to {code}{CONFIG_SUFFIX})"
+    return ""
+
+
 def load_language(code: str, directory: Path = LANGUAGES_DIR) -> LanguageConfig:
     """The config for a language stem such as `nld`."""
-    path = directory / f"{code}.yaml"
+    path = directory / f"{code}{CONFIG_SUFFIX}"
     if not path.is_file():
         known = ", ".join(available_languages(directory)) or "none"
-        raise ConfigError(f"unknown language '{code}': no {path} (configured: {known})")
+        raise ConfigError(
+            f"unknown language '{code}': no {path}{missing_config_hint(code, directory)} (configured: {known})"
+        )
     return load_config_file(path)

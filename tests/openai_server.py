@@ -34,6 +34,12 @@ ANSWERS = {
     "हिंदी": "यह एक अच्छा प्रश्न है। छोटा उत्तर यह है कि यह स्थिति पर निर्भर करता है, लेकिन "
     "आम तौर पर कदम दर कदम काम करना और बारीकियों पर ध्यान देना मदद करता है।",
     "日本語": "良い質問ですね。短く答えると状況によりますが、一つずつ順番に進めて、細かい点に注意することが役に立ちます。",
+    "Yorùbá": "Ìbéèrè tó dára ni èyí. Ìdáhùn kúkúrú ni pé ó sinmi lórí ipò nǹkan, ṣùgbọ́n ó máa ń ṣèrànwọ́ "
+    "láti ṣe nǹkan ní ìgbésẹ̀ kọ̀ọ̀kan, kí a sì fiyè sí àwọn kúlẹ̀kúlẹ̀.",
+    "Kinyarwanda": "Icyo ni ikibazo cyiza. Igisubizo kigufi ni uko biterwa n'imimerere, ariko akenshi "
+    "bifasha gukora buhoro buhoro no kwita ku tuntu duto.",
+    "norsk bokmål": "Det er et godt spørsmål. Det korte svaret er at det kommer an på situasjonen, men som "
+    "regel hjelper det å gå fram steg for steg og følge godt med på detaljene.",
 }
 ENGLISH_ANSWER = "That is a good question. The short answer is that it depends on the situation."
 JUDGE_MARKER = "evaluate text quality"

@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from flows.cli import app
 from flows.deployments import (
     COVERAGE_CRON,
     COVERAGE_DEPLOYMENT,
@@ -22,7 +25,9 @@ from flows.deployments import (
     check,
     render,
 )
-from languages.schema import LANGUAGES_DIR, config_paths, load_config_file
+from languages.schema import LANGUAGES_DIR, available_languages, config_paths, load_config_file
+from languages.slots import slot_for, start_minutes
+from tests.helpers import copy_configs
 
 
 def test_shipped_prefect_yaml_is_current() -> None:
@@ -36,15 +41,68 @@ def test_check_fails_when_a_config_changes(tmp_path: Path) -> None:
     generated.write_text(render(configs), encoding="utf-8")
     assert check(generated, configs) is None
     nld = configs / "nld.yaml"
-    nld.write_text(nld.read_text(encoding="utf-8").replace('cron: "0 7 * * 3"', 'cron: "30 7 * * 3"'))
+    cron = load_config_file(nld).schedule.cron
+    nld.write_text(nld.read_text(encoding="utf-8").replace(f'cron: "{cron}"', 'cron: "30 7 * * 3"'))
     assert "out of date" in check(generated, configs)
     assert "missing" in check(tmp_path / "nope.yaml", configs)
 
 
 def test_schedules_are_staggered() -> None:
-    crons = [load_config_file(path).schedule.cron for path in config_paths()]
-    assert len(crons) >= 20
-    assert len(set(crons)) == len(crons)  # no two languages start at the same time
+    configs = [load_config_file(path) for path in config_paths()]
+    starts = [start_minutes(c.schedule.five_fields, c.schedule.timezone) for c in configs if c.schedule]
+    assert len(starts) >= 20
+    assert len(frozenset().union(*starts)) == sum(map(len, starts))  # no two languages start together
+
+
+def deployments(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["deployments", *map(str, args)])
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_odd_files_are_their_own_problem(tmp_path: Path) -> None:
+    """An empty file, a `.yml`, a misnamed file, a config without schedule: the rest is still scheduled."""
+    configs = copy_configs(tmp_path / "languages")
+    (configs / "yor.yaml").write_text("", encoding="utf-8")
+    (configs / "kin.yml").write_text("code: kin\n", encoding="utf-8")
+    (configs / "yoruba.yaml").write_text((configs / "nld.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    nld = configs / "nld.yaml"
+    nld.write_text(nld.read_text(encoding="utf-8").split("schedule:")[0], encoding="utf-8")
+    target = tmp_path / "prefect.yaml"
+    status, stdout, stderr = deployments("--write", "--languages-dir", configs, "--prefect-file", target)
+    assert status == 1
+    assert stderr.splitlines() == [
+        f"error: {configs / 'yor.yaml'}: empty file; `dpo-factory new-language yor` writes a complete one",
+        f"error: {configs / 'yoruba.yaml'}: code: 'nld' does not match the file name 'yoruba'",
+        f"error: {configs / 'kin.yml'}: config files end in .yaml; rename it to kin.yaml",
+    ]
+    assert "wrote" in stdout and "without the 3 file problem(s) above" in stdout
+    languages = [
+        s["parameters"]["language"] for s in yaml.safe_load(target.read_text())["deployments"][0]["schedules"]
+    ]
+    assert languages == sorted(set(available_languages(configs)) - {"yor", "yoruba", "nld"})
+    status, _, stderr = deployments("--check", "--languages-dir", configs, "--prefect-file", target)
+    assert status == 1 and len(stderr.splitlines()) == 3 and "out of date" not in stderr
+
+
+def test_reslot_moves_every_cron_to_its_codes_slot(tmp_path: Path) -> None:
+    configs = copy_configs(tmp_path / "languages")
+    for i, path in enumerate(config_paths(configs)):  # placeholder crons, as a batch of new configs has
+        cron = load_config_file(path).schedule.cron
+        text = path.read_text(encoding="utf-8").replace(f'cron: "{cron}"', f'cron: "0 {i % 24} * * {i % 7}"')
+        path.write_text(text, encoding="utf-8")
+    target = tmp_path / "prefect.yaml"
+    status, stdout, stderr = deployments("--reslot", "--languages-dir", configs, "--prefect-file", target)
+    assert status == 0, stderr
+    assert stdout.count("rescheduled ") == len(config_paths(configs))
+    for path in config_paths(configs):
+        config = load_config_file(path)
+        assert config.schedule.cron == slot_for(config.code)
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("# ") and f'cron: "{slot_for(config.code)}"  # ' in text  # comments kept
+    assert check(target, configs) is None
+    status, stdout, _ = deployments("--reslot", "--languages-dir", configs, "--prefect-file", target)
+    assert status == 0 and "rescheduled" not in stdout  # a second run changes nothing
 
 
 def _free_port() -> int:
