@@ -14,9 +14,20 @@ from collections.abc import Callable
 from typing import Any
 
 import polars as pl
+from huggingface_hub import SpaceCard, SpaceCardData
 
 from languages.schema import LanguageConfig
-from tasks.cards import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
+from tasks.cards import (
+    DPO_DATA,
+    KTO_DATA,
+    RAW_DATA,
+    DatasetRepo,
+    card_text,
+    data_file,
+    hub_language,
+    language_checked,
+    size_category,
+)
 from tasks.format import quality_stats
 
 Reader = Callable[[str, str], pl.DataFrame | None]  # (repo id, path in repo) -> table or None
@@ -37,26 +48,26 @@ COLUMNS: dict[str, pl.DataType] = {
     "mean_rejected_rating": pl.Float64(),
     "mean_margin": pl.Float64(),
     "human_won_share": pl.Float64(),
+    "language_checked": pl.Boolean(),
     "wrong_language_rate": pl.Float64(),
     "judge_failure_rate": pl.Float64(),
+    "judge_error_rate": pl.Float64(),
     "position_consistency": pl.Float64(),
+    "system_prompt_reviewed": pl.Boolean(),
     "last_run": pl.String(),
     "raw_repo": pl.String(),
     "curated_repo": pl.String(),
     "other_hub_datasets": pl.Int64(),
+    "note": pl.String(),
 }
 COVERAGE_DATA = "data"
 STATUS_COLOURS = {"curated": "#2e7d32", "configured": "#f9a825", "not configured": "#9e9e9e"}
 
 
 def iso_639_1(code: str) -> str | None:
-    import langcodes
-
-    try:
-        language = langcodes.get(code).language
-    except (LookupError, ValueError):
-        return None
-    return language if language and len(language) == 2 else None
+    """The ISO 639-1 code the Hub filters by (`arb` -> `ar`), or None when the language has none."""
+    tag = hub_language(code)
+    return tag if len(tag) == 2 else None
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -86,6 +97,20 @@ def _published_stats(raw: pl.DataFrame | None, dpo: pl.DataFrame | None, kto: pl
     return stats
 
 
+def _claims(config: LanguageConfig, language: str | None, code: str) -> bool:
+    """Whether an Aya (language name, code) belongs to a config: its code, and its name when the config
+    lists names (two configs may share a code with disjoint names)."""
+    names = getattr(config, "aya_language_names", None)
+    return code in config.aya_language_codes and (names is None or language in names)
+
+
+def unmatched_configs(aya: pl.DataFrame, configs: list[LanguageConfig]) -> list[LanguageConfig]:
+    """Configs whose Aya codes (and names) match no row of the source: a wrong code in the config, or
+    a source that lacks the language."""
+    pairs = aya.select("language", "language_code").unique().rows()
+    return [config for config in configs if not any(_claims(config, name, code) for name, code in pairs)]
+
+
 def build_coverage(
     aya: pl.DataFrame,
     configs: list[LanguageConfig],
@@ -94,14 +119,20 @@ def build_coverage(
 ) -> pl.DataFrame:
     """One row per Aya language (name and code), plus every configured code Aya lacks."""
     languages = aya.group_by("language", "language_code").agg(aya_rows=pl.len()).drop_nulls("language_code")
-    by_code = {code: config for config in configs for code in config.aya_language_codes}
-    rows: dict[tuple[str, str], dict[str, Any]] = {
-        (r["language"], r["language_code"]): dict(r) for r in languages.iter_rows(named=True)
-    }
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in languages.iter_rows(named=True):
+        owner = next((c for c in configs if _claims(c, r["language"], r["language_code"])), None)
+        rows[(r["language"] or "", r["language_code"])] = {**r, "_config": owner, "_in_aya": True}
     for config in configs:
         for code in config.aya_language_codes:
-            if not any(key[1] == code for key in rows):
-                rows[(config.name, code)] = {"language": config.name, "language_code": code, "aya_rows": 0}
+            if not any(row["_config"] is config and key[1] == code for key, row in rows.items()):
+                rows[(config.name, code)] = {
+                    "language": config.name,
+                    "language_code": code,
+                    "aya_rows": 0,
+                    "_config": config,
+                    "_in_aya": False,
+                }
 
     published: dict[str, tuple[pl.DataFrame | None, ...]] = {}
     for config in configs:
@@ -113,31 +144,50 @@ def build_coverage(
 
     records = []
     for (_, code), row in sorted(rows.items()):
-        config = by_code.get(code)
+        config, in_aya = row.pop("_config"), row.pop("_in_aya")
         record: dict[str, Any] = {**row, "iso_639_1": iso_639_1(code), "configured": config is not None}
         if config is not None:
             raw, dpo, kto = published[config.code]
-            share = raw.filter(pl.col("language_code") == code) if raw is not None else None
+            share = None
+            if raw is not None:
+                share = raw.filter(pl.col("language_code") == code)
+                if in_aya:  # one Aya name's share of the code (Aya writes `zho` for two names)
+                    share = share.filter(pl.col("language").eq_missing(row["language"]))
             record |= _published_stats(share, dpo, kto)
+            checked = language_checked(config)
             record |= {
                 "config": config.code,
                 "raw_repo": config.raw_repo,
                 "curated_repo": config.curated_repo,
+                "language_checked": checked,
+                "system_prompt_reviewed": bool(getattr(config.generation, "system_prompt_reviewed", False)),
             }
+            if not checked:
+                record["wrong_language_rate"] = None  # not checked, never 0 %
+            if not in_aya:
+                record["note"] = f"config {config.code}: no row of this Aya source has code {code}"
         pairs = record.get("curated_pairs") or 0
         record["status"] = "curated" if pairs else ("configured" if config is not None else "not configured")
         if hub_counts is not None:
-            record["other_hub_datasets"] = hub_counts.get(record["iso_639_1"] or code, 0)
+            record["other_hub_datasets"] = hub_counts.get(code, 0)
         records.append(record)
     return pl.DataFrame(records, schema=COLUMNS, strict=False)
 
 
-def count_hub_preference_datasets(languages: list[str], api: Any) -> dict[str, int]:
-    """Other Hub datasets per language that look like preference data: tagged `dpo`."""
+def count_hub_preference_datasets(codes: list[str], api: Any) -> dict[str, int]:
+    """Other Hub datasets per Aya code that look like preference data: tagged `dpo` and the language.
+
+    A dataset counts once when tagged either way the Hub sees the language: ISO 639-1 where one
+    exists (`ar`, what the Hub's language filter uses and our cards carry first) or the code itself (`arb`).
+    """
     counts = {}
-    for language in languages:
-        found = api.list_datasets(filter=[f"language:{language}", "dpo"], limit=1000)
-        counts[language] = sum(1 for _ in found)
+    for code in codes:
+        found = {
+            dataset.id
+            for tag in dict.fromkeys([hub_language(code), code])
+            for dataset in api.list_datasets(filter=[f"language:{tag}", "dpo"], limit=1000)
+        }
+        counts[code] = len(found)
     return counts
 
 
@@ -147,20 +197,59 @@ def summary_line(coverage: pl.DataFrame) -> str:
     return f"{with_pairs} of {aya.height} Aya languages have curated preference data"
 
 
+def _wrong_language(row: dict[str, Any]) -> str:
+    if row["language_checked"] is False:
+        return "not checked"
+    return "" if row["wrong_language_rate"] is None else f"{row['wrong_language_rate']:.0%}"
+
+
+def _system_prompt(row: dict[str, Any]) -> str:
+    if row["system_prompt_reviewed"] is None:
+        return ""
+    return "reviewed" if row["system_prompt_reviewed"] else "awaits review"
+
+
+def _rate(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
 def markdown_table(coverage: pl.DataFrame) -> str:
     """The coverage table for cards and Prefect's markdown artifact."""
-    header = "| language | code | Aya rows | status | curated pairs | KTO rows | mean margin | wrong-language rate |"
-    lines = [header, "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    header = (
+        "| language | code | Aya rows | status | curated pairs | KTO rows | mean margin | wrong-language rate "
+        "| judge failures | judge errors | system prompt | note |"
+    )
+    lines = [header, "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     for r in coverage.sort("curated_pairs", "aya_rows", descending=True, nulls_last=True).iter_rows(
         named=True
     ):
         margin = "" if r["mean_margin"] is None else f"{r['mean_margin']:.2f}"
-        wrong = "" if r["wrong_language_rate"] is None else f"{r['wrong_language_rate']:.0%}"
         lines.append(
             f"| {r['language']} | `{r['language_code']}` | {r['aya_rows']:,} | {r['status']} | "
-            f"{r['curated_pairs'] or 0:,} | {r['kto_rows'] or 0:,} | {margin} | {wrong} |"
+            f"{r['curated_pairs'] or 0:,} | {r['kto_rows'] or 0:,} | {margin} | {_wrong_language(r)} | "
+            f"{_rate(r['judge_failure_rate'])} | {_rate(r['judge_error_rate'])} | {_system_prompt(r)} | "
+            f"{r['note'] or ''} |"
         )
     return "\n".join(lines)
+
+
+def attention(coverage: pl.DataFrame) -> list[str]:
+    """What a maintainer should look at: unreviewed system prompts, unchecked languages, unmatched configs."""
+    configured = coverage.filter(pl.col("configured"))
+
+    def configs(where: pl.Expr) -> str:
+        return ", ".join(f"`{c}`" for c in sorted(set(configured.filter(where)["config"])))
+
+    items = []
+    if waiting := configs(~pl.col("system_prompt_reviewed")):
+        items.append(f"System prompts awaiting a speaker's review: {waiting}.")
+    if unchecked := configs(~pl.col("language_checked")):
+        items.append(
+            f"Languages whose answers are not checked by language ID (no model knows them): {unchecked}."
+        )
+    if unmatched := configs(pl.col("note").is_not_null()):
+        items.append(f"Configs with Aya codes that match no row of this source: {unmatched}.")
+    return items
 
 
 def render_png(coverage: pl.DataFrame) -> bytes:
@@ -206,7 +295,9 @@ def render_html(coverage: pl.DataFrame, generated_at: str) -> str:
         ("language", "language"), ("language_code", "code"), ("aya_rows", "Aya rows"), ("status", "status"),
         ("raw_rows", "raw rows"), ("curated_pairs", "curated pairs"), ("kto_rows", "KTO rows"),
         ("mean_margin", "mean margin"), ("wrong_language_rate", "wrong-language rate"),
-        ("judge_failure_rate", "judge failure rate"), ("last_run", "last run"), ("curated_repo", "dataset"),
+        ("judge_failure_rate", "judge failure rate"), ("judge_error_rate", "judge error rate"),
+        ("system_prompt_reviewed", "system prompt"), ("last_run", "last run"), ("curated_repo", "dataset"),
+        ("note", "note"),
     ]  # fmt: skip
     head = "".join(f'<th data-col="{i}">{html.escape(title)}</th>' for i, (_, title) in enumerate(columns))
     body = []
@@ -214,7 +305,11 @@ def render_html(coverage: pl.DataFrame, generated_at: str) -> str:
         cells = []
         for key, _ in columns:
             value = r[key]
-            if isinstance(value, float):
+            if key == "wrong_language_rate" and r["language_checked"] is False:
+                shown = "not checked"
+            elif key == "system_prompt_reviewed":
+                shown = _system_prompt(r)
+            elif isinstance(value, float):
                 shown = f"{value:.0%}" if key.endswith("_rate") else f"{value:.2f}"
             else:
                 shown = "" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
@@ -292,17 +387,24 @@ def build_coverage_repo(
 ) -> DatasetRepo:
     """The coverage dataset repo: table, card, dashboard page and chart."""
     files = {"default": data_file(COVERAGE_DATA, coverage)}
-    configured = coverage.filter(pl.col("configured"))
+    configured = coverage.filter(pl.col("configured"))["config"].n_unique()
+    needs = "\n".join(f"- {item}" for item in attention(coverage)) or "Nothing."
     body = f"""**{summary_line(coverage)}.**
 
 One row per language of the Aya dataset (configured for dpo-factory or not), with what has been
 published for it: raw rows, curated DPO pairs, KTO rows, mean ratings and margin, the share of LLM
-answers in the wrong language, the judge failure rate, the last run and the dataset repos. Counts
-are read from the published datasets. {configured.height} languages are configured. Generated
-{generated_at}. Other Hub preference datasets per language: {hub_note}.
+answers in the wrong language ("not checked" where no language-ID model knows the language), the
+judge failure rate (unusable judgements), the judge error rate (failed judge requests), whether the
+system prompt was reviewed by a speaker, the last run and the dataset repos. Counts are read from the
+published datasets. {configured} languages are configured. Generated {generated_at}. Other Hub
+preference datasets per language: {hub_note}.
 
 Open `dashboard.html` (in this repo) in a browser for a sortable table and a chart; it needs no
 network. `coverage.png` is the chart as an image.
+
+## Needs attention
+
+{needs}
 
 ## Languages
 
@@ -327,3 +429,28 @@ coverage = load_dataset("{repo_id}", split="train")
     repo.files["dashboard.html"] = render_html(coverage, generated_at).encode("utf-8")
     repo.files["coverage.png"] = render_png(coverage)
     return repo
+
+
+def build_coverage_space(dataset: DatasetRepo, space_id: str) -> DatasetRepo:
+    """A static Hugging Face Space showing the dashboard: `index.html` (the dashboard) and the chart.
+
+    It serves the same page as the dataset's `dashboard.html`, so the report has a public web page.
+    """
+    data = SpaceCardData(
+        title="DPO language coverage",
+        emoji="🌍",
+        colorFrom="green",
+        colorTo="gray",
+        sdk="static",
+        app_file="index.html",
+        pinned=False,
+        license="apache-2.0",
+        short_description="Which Aya languages have preference data",
+    )
+    card = SpaceCard(
+        f"---\n{data.to_yaml()}\n---\n\n# DPO language coverage\n\nThe dashboard of "
+        f"[{dataset.repo_id}](https://huggingface.co/datasets/{dataset.repo_id}): one row per Aya "
+        "language with the preference data published for it, built by dpo-factory.\n"
+    ).content
+    files = {"index.html": dataset.files["dashboard.html"], "coverage.png": dataset.files["coverage.png"]}
+    return DatasetRepo(space_id, card, files)
