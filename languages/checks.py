@@ -39,6 +39,8 @@ def _prompt_problem(path: Path, config: LanguageConfig) -> list[str]:
     prompt = config.generation.system_prompt
     if TODO_MARK in prompt:
         return [f"{path}: generation.system_prompt: still a {TODO_MARK}; write it in {config.name}"]
+    if not config.lid.checked:  # `model: none`: no model can read the prompt; its reason says why
+        return []
     (prediction,) = identify([prompt], config.lid.labels, config.lid.model)
     if prediction.accepted_score < config.lid.threshold:
         return [

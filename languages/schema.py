@@ -31,12 +31,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LanguageID(_Strict):
-    """fastText language identification of prompts, human answers and generated answers."""
+# The lowest threshold a checked language may use. Below it the check passes text in another
+# language: on the texts of benchmarks/langid_accuracy.py, English and French prompts score up to
+# about 0.1 on the labels of related or confusable languages (docs/languages.md).
+MIN_CHECKED_THRESHOLD = 0.2
 
-    model: Literal["lid176", "glotlid"] = "lid176"
-    labels: list[Annotated[str, Field(min_length=2, max_length=16)]] = Field(min_length=1)
+
+class LanguageID(_Strict):
+    """Language identification of prompts, human answers and generated answers.
+
+    `model: none` says no offline model knows the language: nothing is checked, `reason` says why.
+    """
+
+    model: Literal["lid176", "cld3", "langid", "glotlid", "none"] = "lid176"
+    labels: list[Annotated[str, Field(min_length=2, max_length=16)]] = []
     threshold: Probability = 0.5
+    reason: Annotated[str, Field(min_length=10, max_length=500)] | None = None
+
+    @property
+    def checked(self) -> bool:
+        """Whether a model checks the language at all (false only for `model: none`)."""
+        return self.model != "none"
+
+    @model_validator(mode="after")
+    def _checks_something(self) -> LanguageID:
+        if not self.checked:
+            if self.reason is None:
+                raise ValueError(
+                    "model 'none' needs a reason: say why no offline model can check the language"
+                )
+            return self
+        if not self.labels:
+            raise ValueError(f"labels: the {self.model} model needs at least one label to accept")
+        if self.threshold < MIN_CHECKED_THRESHOLD:
+            raise ValueError(
+                f"threshold: {self.threshold} switches the language check off (text in other languages "
+                f"passes); use at least {MIN_CHECKED_THRESHOLD}, another model, or `model: none` with a reason"
+            )
+        return self
 
 
 class Filters(_Strict):
@@ -76,6 +108,8 @@ class Generation(Endpoint):
 
     model: Annotated[str, Field(min_length=1)] = DEFAULT_GENERATOR
     system_prompt: Annotated[str, Field(min_length=10, max_length=4_000)]
+    # True once a speaker of the language has read the system prompt and agrees it says what it should.
+    system_prompt_reviewed: bool = False
 
 
 class Judge(Endpoint):
@@ -130,6 +164,11 @@ class LanguageConfig(_Strict):
     code: Annotated[str, Field(pattern=r"^[a-z]{3}$")]
     name: Annotated[str, Field(min_length=2, max_length=64)]
     aya_language_codes: list[Annotated[str, Field(pattern=r"^[a-z]{3}$")]] = Field(min_length=1)
+    # Aya's English names (`language` column) this config takes, on top of the code match: needed when
+    # two names share a code (Simplified and Traditional Chinese are both `zho`). None takes every name.
+    aya_language_names: list[Annotated[str, Field(min_length=2, max_length=64)]] | None = Field(
+        default=None, min_length=1
+    )
     lid: LanguageID
     filters: Filters = Filters()
     generation: Generation

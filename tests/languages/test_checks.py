@@ -40,7 +40,9 @@ def test_every_system_prompt_is_in_its_language() -> None:
 
     for path in config_paths():
         config = load_config_file(path)
-        (prediction,) = identify([config.generation.system_prompt], config.lid.labels)
+        if not config.lid.checked:
+            continue
+        (prediction,) = identify([config.generation.system_prompt], config.lid.labels, config.lid.model)
         assert prediction.accepted_score >= config.lid.threshold, path.name
 
 
