@@ -160,13 +160,13 @@ def _quality_section(quality: dict[str, Any] | None, checked: bool = True) -> st
 
 def language_checked(config: LanguageConfig) -> bool:
     """Whether a language-ID model checks this language (`lid.model: none` means no offline model knows it)."""
-    return bool(getattr(config.lid, "checked", config.lid.model != "none"))
+    return config.lid.checked
 
 
 def _language_id_line(config: LanguageConfig) -> str:
     lid = config.lid
     if not language_checked(config):
-        reason = getattr(lid, "reason", None) or "no offline language-ID model knows this language"
+        reason = lid.reason or "no offline language-ID model knows this language"
         return (
             f"- **Language ID**: not checked ({reason.rstrip('.')}): prompts, human answers and generated "
             "answers are not filtered by language, and no pair is dropped for its language."
@@ -179,7 +179,7 @@ def _language_id_line(config: LanguageConfig) -> str:
 
 
 def _system_prompt_status(config: LanguageConfig) -> str:
-    if getattr(config.generation, "system_prompt_reviewed", False):
+    if config.generation.system_prompt_reviewed:
         return "reviewed by a speaker of the language"
     return "not yet reviewed by a speaker of the language"
 
@@ -311,6 +311,7 @@ def build_curated_repo(
     license_ = data_license(
         _models(dpo, "chosen_model", "rejected_model") or [report["generation_model"]],
         [report["judge_model"]],
+        "ratings (which answer is chosen)",
     )
     metadata = _metadata(config, dpo.height, f"Aya {config.name} DPO", [AYA_REPO, config.raw_repo], license_)
     mean_chosen = dpo["chosen_rating"].mean() if dpo.height else None

@@ -100,7 +100,7 @@ def _published_stats(raw: pl.DataFrame | None, dpo: pl.DataFrame | None, kto: pl
 def _claims(config: LanguageConfig, language: str | None, code: str) -> bool:
     """Whether an Aya (language name, code) belongs to a config: its code, and its name when the config
     lists names (two configs may share a code with disjoint names)."""
-    names = getattr(config, "aya_language_names", None)
+    names = config.aya_language_names
     return code in config.aya_language_codes and (names is None or language in names)
 
 
@@ -160,7 +160,7 @@ def build_coverage(
                 "raw_repo": config.raw_repo,
                 "curated_repo": config.curated_repo,
                 "language_checked": checked,
-                "system_prompt_reviewed": bool(getattr(config.generation, "system_prompt_reviewed", False)),
+                "system_prompt_reviewed": config.generation.system_prompt_reviewed,
             }
             if not checked:
                 record["wrong_language_rate"] = None  # not checked, never 0 %

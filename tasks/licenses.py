@@ -99,7 +99,7 @@ class DataLicense:
 
 
 def data_license(
-    generators: list[str], judges: list[str], judge_output: str = "Ratings and rationales"
+    generators: list[str], judges: list[str], judge_output: str = "ratings and rationales"
 ) -> DataLicense:
     """Aya's license plus the terms of every model whose output the dataset holds."""
     real = {m for m in [*generators, *judges] if m and m != PLACEHOLDER_MODEL}
@@ -115,9 +115,11 @@ def data_license(
             "- **No model output is included**: the LLM answers, ratings and rationales are placeholders "
             "written by dpo-factory's offline mode (`--offline`); no model was called."
         )
-    for role, models in (("LLM answers", generators), (judge_output, judges)):
-        for model in sorted({m for m in models if m and m != PLACEHOLDER_MODEL}):
-            lines.append(f"- **{role}**: `{model}`, " + _describe(model, licenses[model]))
+    for model in sorted(real):
+        roles = [
+            role for role, models in (("LLM answers", generators), (judge_output, judges)) if model in models
+        ]
+        lines.append(f"- **{'; '.join(roles)}**: `{model}`, " + _describe(model, licenses[model]))
     if real:
         lines.append(
             "\nA model's terms apply to its outputs in this dataset, on top of Aya's license: read them "
