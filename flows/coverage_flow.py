@@ -26,12 +26,11 @@ from languages.schema import (
     config_paths,
     load_config_file,
 )
-from tasks.coverage import (
+from tasks.coverage import build_coverage, count_hub_preference_datasets
+from tasks.dashboard import (
     attention,
-    build_coverage,
     build_coverage_repo,
     build_coverage_space,
-    count_hub_preference_datasets,
     markdown_table,
     summary_line,
 )
