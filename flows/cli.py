@@ -81,6 +81,26 @@ def _load_flow(module: str, name: str) -> Any:
     return flow
 
 
+def _check_namespace(namespace: str | None) -> None:
+    """`--namespace` is checked like the config field (`model_copy` on a config would not check it):
+    one line and exit code 2 on a bad value, before anything runs or is written."""
+    if namespace is None:
+        return
+    from pydantic import ValidationError
+
+    from languages.schema import Publish
+
+    try:
+        Publish(namespace=namespace)
+    except ValidationError as exc:
+        errors.print(
+            f"error: --namespace '{namespace}' is not a valid Hub namespace: {exc.errors()[0]['msg']}",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2) from None
+
+
 def _report_failure(state: object, verbose: bool, language: str | None = None) -> None:
     hint = "" if verbose or _is_user_error(state) else " (--verbose shows the traceback)"
     message = str(getattr(state, "message", state))
@@ -124,10 +144,16 @@ def _print_summary(report: dict[str, Any]) -> None:
     def percent(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.0%}"
 
+    wrong = (
+        "not checked"
+        if quality.get("language_checked_rows") == 0 and quality["judged_rows"]
+        else percent(quality["wrong_language_rate"])
+    )
     table.add_row(
         "quality",
-        f"wrong language {percent(quality['wrong_language_rate'])}, judge failures "
-        f"{percent(quality['judge_failure_rate'])}, human won {percent(quality['human_won_share'])}, "
+        f"wrong language {wrong}, judge failures {percent(quality['judge_failure_rate'])}, "
+        f"judge errors {percent(quality.get('judge_error_rate'))}, "
+        f"human won {percent(quality['human_won_share'])}, "
         f"position consistency {percent(quality['position_consistency'])}",
     )
     if report["left_for_next_run"]:
@@ -197,6 +223,7 @@ def run(
 ) -> None:
     """Run the per-language flow: Aya rows in, raw, curated DPO and KTO datasets out."""
     _configure_logging(verbose)
+    _check_namespace(namespace)
     configured = available_languages(languages_dir)
     chosen = configured if all_languages else list(languages or [])
     if not chosen:
@@ -301,6 +328,7 @@ def coverage(
 ) -> None:
     """Build and publish the coverage report: one row per Aya language, configured or not."""
     _configure_logging(verbose)
+    _check_namespace(namespace)
     coverage_flow = _load_flow("flows.coverage_flow", "coverage_flow")
     state = coverage_flow(
         source=source,
@@ -318,6 +346,8 @@ def coverage(
     report = state.result()
     console.print(report["summary"], markup=False, highlight=False)
     console.print(f"other Hub preference datasets: {report['hub_search']}", markup=False, highlight=False)
+    for item in report.get("attention", []):
+        console.print(f"attention: {item}", markup=False, highlight=False)
     for path in report["published"]:
         console.print(f"written: {_relative(path)}", markup=False, highlight=False)
 

@@ -15,33 +15,66 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
+from pydantic import ValidationError
 
 from flows.language_flow import USER_ERRORS, load_stage, publish_stage
-from languages.schema import LANGUAGES_DIR, Publish, config_paths, load_config_file
-from tasks.coverage import (
-    build_coverage,
+from languages.schema import (
+    LANGUAGES_DIR,
+    ConfigError,
+    LanguageConfig,
+    Publish,
+    config_paths,
+    load_config_file,
+)
+from tasks.coverage import build_coverage, count_hub_preference_datasets
+from tasks.dashboard import (
+    attention,
     build_coverage_repo,
-    count_hub_preference_datasets,
-    iso_639_1,
+    build_coverage_space,
     markdown_table,
     summary_line,
 )
-from tasks.publish import Destination, hub_api, read_hub_file, read_local_file
+from tasks.publish import Destination, check_push_access, hub_api, push_space, read_hub_file, read_local_file
 
-COVERAGE_REPO = "dpo-language-coverage"
+COVERAGE_REPO = "dpo-language-coverage"  # the dataset and the Space that shows its dashboard
+space_stage = task(push_space, name="publish-space", cache_policy=NO_CACHE)
 
 
 @task(name="hub-search", cache_policy=NO_CACHE)
-def hub_search(languages: list[str], enabled: bool) -> tuple[dict[str, int] | None, str]:
-    """Counts of other Hub datasets tagged `dpo` per language, or None and why it was skipped."""
+def hub_search(codes: list[str], enabled: bool) -> tuple[dict[str, int] | None, str]:
+    """Counts of other Hub datasets tagged `dpo` per Aya code, or None and why it was skipped."""
     if not enabled:
         return None, "not counted (pass --hub-search, with network, to count them)"
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
         return None, "skipped: offline (HF_HUB_OFFLINE is set)"
     try:
-        return count_hub_preference_datasets(languages, hub_api()), "datasets tagged `dpo` on the Hub"
+        return count_hub_preference_datasets(codes, hub_api()), "datasets tagged `dpo` on the Hub"
     except Exception as exc:  # no network, rate limits: the report is still worth publishing
         return None, f"skipped: the Hub could not be searched ({type(exc).__name__})"
+
+
+def coverage_destination(
+    configs: list[LanguageConfig], namespace: str | None, public: bool
+) -> tuple[str, bool]:
+    """Where the report goes and whether it is private.
+
+    The namespace is `--namespace` or the one the configs publish to. The report counts every
+    language's data, so it is private unless `--public` or every config publishes publicly.
+    """
+    if namespace is not None:
+        try:
+            Publish(namespace=namespace)
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise ConfigError(f"--namespace '{namespace}' is not a valid Hub namespace: {reason}") from None
+    namespaces = sorted({config.publish.namespace for config in configs}) or [Publish().namespace]
+    if namespace is None and len(namespaces) > 1:
+        raise ConfigError(
+            f"the configs publish to several namespaces ({', '.join(namespaces)}): pass --namespace "
+            "to choose where the coverage report goes"
+        )
+    private = not public and (not configs or any(config.publish.private for config in configs))
+    return namespace or namespaces[0], private
 
 
 def run_coverage(
@@ -55,22 +88,28 @@ def run_coverage(
 ) -> dict[str, Any]:
     logger = get_run_logger()
     configs = [
-        load_config_file(path).published_as(namespace)
+        load_config_file(path).published_as(namespace, public)
         for path in config_paths(Path(languages_dir or LANGUAGES_DIR))
     ]
+    target, private = coverage_destination(configs, namespace, public)
+    repo_id = f"{target}/{COVERAGE_REPO}"
+    if push:  # before any data is read
+        logger.info("pushing as Hugging Face user %s", check_push_access(target))
     aya = load_stage(source)
 
     def read(repo_id: str, path: str):
         return read_hub_file(repo_id, path) if push else read_local_file(Path(out), repo_id, path)
 
     codes = sorted({code for code in aya["language_code"].drop_nulls().unique()})
-    hub_counts, hub_note = hub_search(sorted({iso_639_1(c) or c for c in codes}), hub)
+    codes = sorted({*codes, *(code for config in configs for code in config.aya_language_codes)})
+    hub_counts, hub_note = hub_search(codes, hub)
     coverage = build_coverage(aya, configs, read, hub_counts)
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    repo_id = f"{namespace or Publish().namespace}/{COVERAGE_REPO}"
     repo = build_coverage_repo(coverage, repo_id, generated_at, hub_note)
-    destination = Destination(Path(out), push, not public)
-    published = publish_stage([repo], destination, f"dpo-factory coverage {generated_at}")
+    message = f"dpo-factory coverage {generated_at}"
+    published = publish_stage([repo], Destination(Path(out), push, private), message)
+    if push:
+        published.append(space_stage(build_coverage_space(repo, repo_id), private, message))
 
     summary = summary_line(coverage)
     create_table_artifact(key="dpo-language-coverage", table=coverage.to_dicts(), description=summary)
@@ -83,8 +122,10 @@ def run_coverage(
         "languages": coverage.height,
         "configured": int(coverage["configured"].sum()),
         "with_curated_data": int((coverage["curated_pairs"].fill_null(0) > 0).sum()),
+        "attention": attention(coverage),
         "hub_search": hub_note,
         "repo": repo_id,
+        "private": private,
         "published": published,
     }
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
+import langcodes
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,6 +20,7 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from languages.schema import LanguageConfig
+from tasks.licenses import DataLicense, data_license
 from tasks.load import AYA_REPO, AYA_REVISION
 
 # Folders of each config's Parquet file. File names carry a hash of their content
@@ -123,17 +125,25 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _quality_section(quality: dict[str, Any] | None) -> str:
-    """Quality figures over the whole raw dataset: how far to trust these pairs."""
+def _quality_section(quality: dict[str, Any] | None, checked: bool = True) -> str:
+    """Quality figures over the whole raw dataset: how far to trust these pairs.
+
+    `checked` is false when no language-ID model knows the language: the wrong-language rate is then
+    "not checked", never 0 %.
+    """
     if not quality:
         return ""
     human, llm = quality["rating_histogram"]["human"], quality["rating_histogram"]["llm"]
     consistency, margin = quality["position_consistency"], quality["mean_margin"]
+    wrong = quality["wrong_language_rate"]
     lines = [
         "## Quality",
         "",
-        f"- LLM answers in the wrong language: {_percent(quality['wrong_language_rate'])}",
+        "- LLM answers in the wrong language: "
+        + (_percent(wrong) if checked and wrong is not None else "not checked" if not checked else "n/a"),
         f"- judge failures (unusable or misaligned judgements): {_percent(quality['judge_failure_rate'])}",
+        "- judge errors (the judge request itself failed: timeouts, HTTP errors; retried on the next run): "
+        + _percent(quality.get("judge_error_rate")),
         f"- mean rating margin of the pairs: {'n/a' if margin is None else format(margin, '.2f')}",
         f"- pairs the human answer won: {_percent(quality['human_won_share'])}",
         "- position consistency (the judge prefers the same answer in both orders): "
@@ -148,6 +158,32 @@ def _quality_section(quality: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def language_checked(config: LanguageConfig) -> bool:
+    """Whether a language-ID model checks this language (`lid.model: none` means no offline model knows it)."""
+    return config.lid.checked
+
+
+def _language_id_line(config: LanguageConfig) -> str:
+    lid = config.lid
+    if not language_checked(config):
+        reason = lid.reason or "no offline language-ID model knows this language"
+        return (
+            f"- **Language ID**: not checked ({reason.rstrip('.')}): prompts, human answers and generated "
+            "answers are not filtered by language, and no pair is dropped for its language."
+        )
+    labels = ", ".join(f"`{x}`" for x in lid.labels)
+    return (
+        f"- **Language ID**: `{lid.model}`, accepted labels {labels}, threshold {lid.threshold}, applied to\n"
+        "  prompts, human answers and generated answers."
+    )
+
+
+def _system_prompt_status(config: LanguageConfig) -> str:
+    if config.generation.system_prompt_reviewed:
+        return "reviewed by a speaker of the language"
+    return "not yet reviewed by a speaker of the language"
+
+
 def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
     gen, judge = config.generation, config.judge
     return f"""## Recipe
@@ -155,15 +191,15 @@ def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
 - **Source**: [{AYA_REPO}](https://huggingface.co/datasets/{AYA_REPO}) at revision `{AYA_REVISION}`
   (Aya language codes: {", ".join(f"`{c}`" for c in config.aya_language_codes)}); this run read {report["source"]}.
 - **Generator**: `{report["generation_model"]}` (temperature {gen.temperature}, top_p {gen.top_p},
-  max_new_tokens {gen.max_new_tokens}) with distilabel `TextGeneration` and this system prompt:
+  max_new_tokens {gen.max_new_tokens}) with distilabel `TextGeneration` and this system prompt
+  ({_system_prompt_status(config)}):
 
   > {gen.system_prompt}
 
 - **Judge**: `{report["judge_model"]}` with distilabel `UltraFeedback` (aspect `overall-rating`, temperature
   {judge.temperature}). A judgement counts only with exactly one integer rating 1-5 per response under
   its own `#### Output for Text N` header; anything else is a judge failure and stays out of the pairs.
-- **Language ID**: fastText `{config.lid.model}`, accepted labels {", ".join(f"`{x}`" for x in config.lid.labels)},
-  threshold {config.lid.threshold}, applied to prompts, human answers and generated answers.
+{_language_id_line(config)}
 - **Config**: the language config this dataset was made with is in `recipe/{config.code}.yaml`.
 - **Curation**: no ties, rating margin at least {config.curation.min_margin}, no chosen answer in the wrong
   language; a wrong-language rejected answer is {"allowed" if config.curation.allow_wrong_language_rejected else "dropped"};
@@ -173,10 +209,37 @@ def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
 """
 
 
-def _metadata(config: LanguageConfig, rows: int, pretty_name: str, sources: list[str]) -> dict[str, Any]:
+def hub_language(code: str) -> str:
+    """The code the Hub's language filter uses: ISO 639-1 where one exists (`nld` -> `nl`, and for
+    individual languages of a macrolanguage `arb` -> `ar`, `swh` -> `sw`, `pes` -> `fa`), else the code."""
+    try:
+        return langcodes.standardize_tag(code, macro=True)
+    except (LookupError, ValueError):
+        return code
+
+
+def language_tags(config: LanguageConfig) -> list[str]:
+    """Card `language:` tags: each code as the Hub filters it (`ar`), then as Aya writes it (`arb`)."""
+    tags: list[str] = []
+    for code in [config.code, *config.aya_language_codes]:
+        for tag in (hub_language(code), code):
+            if tag not in tags:
+                tags.append(tag)
+    return tags
+
+
+def _models(frame: pl.DataFrame, *columns: str) -> list[str]:
+    """The distinct model names in `columns` (the data may span runs with different models)."""
+    found = {value for column in columns if column in frame.columns for value in frame[column].drop_nulls()}
+    return sorted(found - {"human"})
+
+
+def _metadata(
+    config: LanguageConfig, rows: int, pretty_name: str, sources: list[str], license_: DataLicense
+) -> dict[str, Any]:
     return {
-        "language": [config.hub_language],
-        "license": "apache-2.0",
+        "language": language_tags(config),
+        **license_.metadata,
         "tags": TAGS,
         "task_categories": ["text-generation"],
         "size_categories": [size_category(rows)],
@@ -188,7 +251,11 @@ def _metadata(config: LanguageConfig, rows: int, pretty_name: str, sources: list
 def build_raw_repo(config: LanguageConfig, raw: pl.DataFrame, report: dict[str, Any]) -> DatasetRepo:
     """The raw repo: every processed row with its ratings, status and failure reason."""
     files = {"default": data_file(RAW_DATA, raw)}
-    metadata = _metadata(config, raw.height, f"Aya {config.name} preference data (raw)", [AYA_REPO])
+    license_ = data_license(
+        _models(raw, "generation_model") or [report["generation_model"]],
+        _models(raw, "model_name") or [report["judge_model"]],
+    )
+    metadata = _metadata(config, raw.height, f"Aya {config.name} preference data (raw)", [AYA_REPO], license_)
     statuses = dict(raw["status"].value_counts(sort=True).iter_rows()) if raw.height else {}
     failures = (
         dict(raw["failure_reason"].drop_nulls().value_counts(sort=True).iter_rows()) if raw.height else {}
@@ -218,9 +285,10 @@ from datasets import load_dataset
 raw = load_dataset("{config.raw_repo}", split="train")
 ```
 
+{license_.section}
 ## Citation
 
-This dataset is derived from the Aya dataset (Apache-2.0):
+This dataset is derived from the Aya dataset:
 
 ```bibtex
 {AYA_CITATION}
@@ -239,7 +307,13 @@ def build_curated_repo(
 ) -> DatasetRepo:
     """The curated repo: config `default` holds DPO pairs, config `kto` the unpaired view."""
     files = {"default": data_file(DPO_DATA, dpo), "kto": data_file(KTO_DATA, kto)}
-    metadata = _metadata(config, dpo.height, f"Aya {config.name} DPO", [AYA_REPO, config.raw_repo])
+    # Which answer won comes from the judge's ratings, so the judge's terms count here too.
+    license_ = data_license(
+        _models(dpo, "chosen_model", "rejected_model") or [report["generation_model"]],
+        [report["judge_model"]],
+        "ratings (which answer is chosen)",
+    )
+    metadata = _metadata(config, dpo.height, f"Aya {config.name} DPO", [AYA_REPO, config.raw_repo], license_)
     mean_chosen = dpo["chosen_rating"].mean() if dpo.height else None
     mean_margin = (dpo["chosen_rating"] - dpo["rejected_rating"]).mean() if dpo.height else None
     human_won = int((dpo["chosen_model"] == "human").sum()) if dpo.height else 0
@@ -251,8 +325,10 @@ def build_curated_repo(
     )
     body = f"""Preference pairs in {config.name} built from the Aya dataset: the prompt, the human answer and an
 LLM answer, ranked by an UltraFeedback judge. Config `default` has DPO/ORPO pairs (`prompt`, `chosen`,
-`rejected` as chat message lists), config `kto` the same data as unpaired `prompt`/`completion`/`label` rows.
-Every row, including the ones left out here, is in [{config.raw_repo}](https://huggingface.co/datasets/{config.raw_repo}).
+`rejected`, with `chosen` and `rejected` as chat message lists), config `kto` the same data as unpaired
+rows in TRL's conversational format: `prompt` (the user's messages), `completion` (the assistant's
+answer, as a message list) and `label` (true for the answer that won). Every row, including the ones
+left out here, is in [{config.raw_repo}](https://huggingface.co/datasets/{config.raw_repo}).
 
 ## Counts
 
@@ -261,7 +337,7 @@ Every row, including the ones left out here, is in [{config.raw_repo}](https://h
 Raw rows not curated, by reason:
 
 {_counts_table(curation, "reason")}
-{_quality_section(report.get("quality"))}
+{_quality_section(report.get("quality"), language_checked(config))}
 Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} read):
 
 {_counts_table(report["filter"]["dropped"], "reason")}
@@ -275,25 +351,40 @@ pairs = load_dataset("{config.curated_repo}", "default", split="train")
 unpaired = load_dataset("{config.curated_repo}", "kto", split="train")
 ```
 
-`chosen` and `rejected` are conversations (the user's prompt, then the answer), which TRL's trainers
-read as they are; the plain-text `prompt` column is kept for browsing and is re-derived by TRL from
-the conversations.
+Both configs are conversations, so TRL applies the model's chat template. In `default`, `chosen` and
+`rejected` hold the user's prompt, then the answer; the plain-text `prompt` column is kept for
+browsing, and TRL takes the prompt from the conversations instead.
+
+DPO (or ORPO, with `ORPOConfig`/`ORPOTrainer`) on the pairs:
 
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
+from trl import DPOConfig, DPOTrainer
 
 model_id = "Qwen/Qwen2.5-0.5B-Instruct"  # any chat model
 model = AutoModelForCausalLM.from_pretrained(model_id)
 tokenizer = AutoTokenizer.from_pretrained(model_id)
-
-DPOTrainer(model=model, args=DPOConfig(output_dir="dpo"), train_dataset=pairs, processing_class=tokenizer).train()
-KTOTrainer(model=model, args=KTOConfig(output_dir="kto"), train_dataset=unpaired, processing_class=tokenizer).train()
+trainer = DPOTrainer(model=model, args=DPOConfig(output_dir="dpo"), train_dataset=pairs, processing_class=tokenizer)
+trainer.train()
 ```
 
+KTO on the unpaired rows:
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl import KTOConfig, KTOTrainer
+
+model_id = "Qwen/Qwen2.5-0.5B-Instruct"  # any chat model
+model = AutoModelForCausalLM.from_pretrained(model_id)
+tokenizer = AutoTokenizer.from_pretrained(model_id)
+trainer = KTOTrainer(model=model, args=KTOConfig(output_dir="kto"), train_dataset=unpaired, processing_class=tokenizer)
+trainer.train()
+```
+
+{license_.section}
 ## Citation
 
-This dataset is derived from the Aya dataset (Apache-2.0):
+This dataset is derived from the Aya dataset:
 
 ```bibtex
 {AYA_CITATION}

@@ -2,21 +2,18 @@
 
 Counts for configured languages are read from their published datasets (a local `--out` folder or the
 Hub), never from memory, and split by Aya `language_code`, so a config covering several codes shows
-each code's share. Rendered as a dataset, a self-contained HTML dashboard and a PNG chart.
+each code's share. `tasks/dashboard.py` renders it as a dataset repo, an HTML dashboard and a Space.
 """
 
 from __future__ import annotations
 
-import html
-import io
-import json
 from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 
 from languages.schema import LanguageConfig
-from tasks.cards import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
+from tasks.cards import DPO_DATA, KTO_DATA, RAW_DATA, hub_language, language_checked
 from tasks.format import quality_stats
 
 Reader = Callable[[str, str], pl.DataFrame | None]  # (repo id, path in repo) -> table or None
@@ -37,26 +34,24 @@ COLUMNS: dict[str, pl.DataType] = {
     "mean_rejected_rating": pl.Float64(),
     "mean_margin": pl.Float64(),
     "human_won_share": pl.Float64(),
+    "language_checked": pl.Boolean(),
     "wrong_language_rate": pl.Float64(),
     "judge_failure_rate": pl.Float64(),
+    "judge_error_rate": pl.Float64(),
     "position_consistency": pl.Float64(),
+    "system_prompt_reviewed": pl.Boolean(),
     "last_run": pl.String(),
     "raw_repo": pl.String(),
     "curated_repo": pl.String(),
     "other_hub_datasets": pl.Int64(),
+    "note": pl.String(),
 }
-COVERAGE_DATA = "data"
-STATUS_COLOURS = {"curated": "#2e7d32", "configured": "#f9a825", "not configured": "#9e9e9e"}
 
 
 def iso_639_1(code: str) -> str | None:
-    import langcodes
-
-    try:
-        language = langcodes.get(code).language
-    except (LookupError, ValueError):
-        return None
-    return language if language and len(language) == 2 else None
+    """The ISO 639-1 code the Hub filters by (`arb` -> `ar`), or None when the language has none."""
+    tag = hub_language(code)
+    return tag if len(tag) == 2 else None
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -86,6 +81,13 @@ def _published_stats(raw: pl.DataFrame | None, dpo: pl.DataFrame | None, kto: pl
     return stats
 
 
+def _claims(config: LanguageConfig, language: str | None, code: str) -> bool:
+    """Whether an Aya (language name, code) belongs to a config: its code, and its name when the config
+    lists names (two configs may share a code with disjoint names)."""
+    names = config.aya_language_names
+    return code in config.aya_language_codes and (names is None or language in names)
+
+
 def build_coverage(
     aya: pl.DataFrame,
     configs: list[LanguageConfig],
@@ -94,14 +96,20 @@ def build_coverage(
 ) -> pl.DataFrame:
     """One row per Aya language (name and code), plus every configured code Aya lacks."""
     languages = aya.group_by("language", "language_code").agg(aya_rows=pl.len()).drop_nulls("language_code")
-    by_code = {code: config for config in configs for code in config.aya_language_codes}
-    rows: dict[tuple[str, str], dict[str, Any]] = {
-        (r["language"], r["language_code"]): dict(r) for r in languages.iter_rows(named=True)
-    }
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in languages.iter_rows(named=True):
+        owner = next((c for c in configs if _claims(c, r["language"], r["language_code"])), None)
+        rows[(r["language"] or "", r["language_code"])] = {**r, "_config": owner, "_in_aya": True}
     for config in configs:
         for code in config.aya_language_codes:
-            if not any(key[1] == code for key in rows):
-                rows[(config.name, code)] = {"language": config.name, "language_code": code, "aya_rows": 0}
+            if not any(row["_config"] is config and key[1] == code for key, row in rows.items()):
+                rows[(config.name, code)] = {
+                    "language": config.name,
+                    "language_code": code,
+                    "aya_rows": 0,
+                    "_config": config,
+                    "_in_aya": False,
+                }
 
     published: dict[str, tuple[pl.DataFrame | None, ...]] = {}
     for config in configs:
@@ -113,217 +121,48 @@ def build_coverage(
 
     records = []
     for (_, code), row in sorted(rows.items()):
-        config = by_code.get(code)
+        config, in_aya = row.pop("_config"), row.pop("_in_aya")
         record: dict[str, Any] = {**row, "iso_639_1": iso_639_1(code), "configured": config is not None}
         if config is not None:
             raw, dpo, kto = published[config.code]
-            share = raw.filter(pl.col("language_code") == code) if raw is not None else None
+            share = None
+            if raw is not None:
+                share = raw.filter(pl.col("language_code") == code)
+                if in_aya:  # one Aya name's share of the code (Aya writes `zho` for two names)
+                    share = share.filter(pl.col("language").eq_missing(row["language"]))
             record |= _published_stats(share, dpo, kto)
+            checked = language_checked(config)
             record |= {
                 "config": config.code,
                 "raw_repo": config.raw_repo,
                 "curated_repo": config.curated_repo,
+                "language_checked": checked,
+                "system_prompt_reviewed": config.generation.system_prompt_reviewed,
             }
+            if not checked:
+                record["wrong_language_rate"] = None  # not checked, never 0 %
+            if not in_aya:
+                record["note"] = f"config {config.code}: no row of this Aya source has code {code}"
         pairs = record.get("curated_pairs") or 0
         record["status"] = "curated" if pairs else ("configured" if config is not None else "not configured")
         if hub_counts is not None:
-            record["other_hub_datasets"] = hub_counts.get(record["iso_639_1"] or code, 0)
+            record["other_hub_datasets"] = hub_counts.get(code, 0)
         records.append(record)
     return pl.DataFrame(records, schema=COLUMNS, strict=False)
 
 
-def count_hub_preference_datasets(languages: list[str], api: Any) -> dict[str, int]:
-    """Other Hub datasets per language that look like preference data: tagged `dpo`."""
+def count_hub_preference_datasets(codes: list[str], api: Any) -> dict[str, int]:
+    """Other Hub datasets per Aya code that look like preference data: tagged `dpo` and the language.
+
+    A dataset counts once when tagged either way the Hub sees the language: ISO 639-1 where one
+    exists (`ar`, what the Hub's language filter uses and our cards carry first) or the code itself (`arb`).
+    """
     counts = {}
-    for language in languages:
-        found = api.list_datasets(filter=[f"language:{language}", "dpo"], limit=1000)
-        counts[language] = sum(1 for _ in found)
+    for code in codes:
+        found = {
+            dataset.id
+            for tag in dict.fromkeys([hub_language(code), code])
+            for dataset in api.list_datasets(filter=[f"language:{tag}", "dpo"], limit=1000)
+        }
+        counts[code] = len(found)
     return counts
-
-
-def summary_line(coverage: pl.DataFrame) -> str:
-    aya = coverage.filter(pl.col("aya_rows") > 0)
-    with_pairs = int((aya["curated_pairs"].fill_null(0) > 0).sum())
-    return f"{with_pairs} of {aya.height} Aya languages have curated preference data"
-
-
-def markdown_table(coverage: pl.DataFrame) -> str:
-    """The coverage table for cards and Prefect's markdown artifact."""
-    header = "| language | code | Aya rows | status | curated pairs | KTO rows | mean margin | wrong-language rate |"
-    lines = [header, "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
-    for r in coverage.sort("curated_pairs", "aya_rows", descending=True, nulls_last=True).iter_rows(
-        named=True
-    ):
-        margin = "" if r["mean_margin"] is None else f"{r['mean_margin']:.2f}"
-        wrong = "" if r["wrong_language_rate"] is None else f"{r['wrong_language_rate']:.0%}"
-        lines.append(
-            f"| {r['language']} | `{r['language_code']}` | {r['aya_rows']:,} | {r['status']} | "
-            f"{r['curated_pairs'] or 0:,} | {r['kto_rows'] or 0:,} | {margin} | {wrong} |"
-        )
-    return "\n".join(lines)
-
-
-def render_png(coverage: pl.DataFrame) -> bytes:
-    """A bar chart of curated pairs per language, coloured by status."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    shown = coverage.filter(pl.col("configured") | (pl.col("curated_pairs").fill_null(0) > 0))
-    shown = shown.sort("curated_pairs", nulls_last=True)
-    height = max(2.5, 0.32 * shown.height + 1.2)
-    figure, axes = plt.subplots(figsize=(8, height), dpi=110)
-    labels = [f"{r['language']} ({r['language_code']})" for r in shown.iter_rows(named=True)]
-    values = shown["curated_pairs"].fill_null(0).to_list()
-    colours = [STATUS_COLOURS[s] for s in shown["status"]]
-    axes.barh(labels, values, color=colours)
-    axes.set_xlabel("curated preference pairs")
-    axes.set_title(summary_line(coverage))
-    axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def render_html(coverage: pl.DataFrame, generated_at: str) -> str:
-    """A self-contained dashboard: summary, bar chart (inline SVG) and a sortable table. No network."""
-    ordered = coverage.sort("curated_pairs", "aya_rows", descending=True, nulls_last=True)
-    most = max(ordered["curated_pairs"].fill_null(0).max() or 0, 1)
-    charted = ordered.filter(pl.col("configured") | (pl.col("curated_pairs").fill_null(0) > 0))
-    bars = []
-    for i, r in enumerate(charted.iter_rows(named=True)):
-        width = 360 * (r["curated_pairs"] or 0) / most
-        y = 22 * i
-        bars.append(
-            f'<text x="200" y="{y + 15}" text-anchor="end">{html.escape(r["language"])}</text>'
-            f'<rect x="208" y="{y + 3}" width="{width:.1f}" height="16" fill="{STATUS_COLOURS[r["status"]]}"/>'
-            f'<text x="{214 + width:.1f}" y="{y + 15}">{r["curated_pairs"] or 0:,}</text>'
-        )
-    columns = [
-        ("language", "language"), ("language_code", "code"), ("aya_rows", "Aya rows"), ("status", "status"),
-        ("raw_rows", "raw rows"), ("curated_pairs", "curated pairs"), ("kto_rows", "KTO rows"),
-        ("mean_margin", "mean margin"), ("wrong_language_rate", "wrong-language rate"),
-        ("judge_failure_rate", "judge failure rate"), ("last_run", "last run"), ("curated_repo", "dataset"),
-    ]  # fmt: skip
-    head = "".join(f'<th data-col="{i}">{html.escape(title)}</th>' for i, (_, title) in enumerate(columns))
-    body = []
-    for r in ordered.iter_rows(named=True):
-        cells = []
-        for key, _ in columns:
-            value = r[key]
-            if isinstance(value, float):
-                shown = f"{value:.0%}" if key.endswith("_rate") else f"{value:.2f}"
-            else:
-                shown = "" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
-            sort_key = "" if value is None else value
-            style = f' style="color:{STATUS_COLOURS[value]}"' if key == "status" else ""
-            cells.append(
-                f"<td data-sort='{html.escape(json.dumps(sort_key))}'{style}>{html.escape(shown)}</td>"
-            )
-        body.append(f'<tr class="{r["status"].replace(" ", "-")}">{"".join(cells)}</tr>')
-    return _PAGE.format(
-        summary=html.escape(summary_line(coverage)),
-        generated_at=html.escape(generated_at),
-        svg_height=22 * max(charted.height, 1),
-        bars="".join(bars),
-        head=head,
-        body="\n".join(body),
-    )
-
-
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>DPO language coverage</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #212121; }}
-h1 {{ font-size: 1.4rem; margin-bottom: 0.2rem; }}
-p.meta {{ color: #616161; margin-top: 0; }}
-svg text {{ font-size: 12px; }}
-table {{ border-collapse: collapse; margin-top: 1.5rem; font-size: 13px; }}
-th, td {{ border-bottom: 1px solid #e0e0e0; padding: 4px 10px; text-align: left; }}
-th {{ cursor: pointer; background: #fafafa; position: sticky; top: 0; }}
-th:hover {{ background: #eeeeee; }}
-.legend span {{ display: inline-block; margin-right: 1rem; }}
-.legend i {{ display: inline-block; width: 10px; height: 10px; margin-right: 4px; }}
-</style>
-</head>
-<body>
-<h1 id="summary">{summary}</h1>
-<p class="meta">Generated {generated_at} by dpo-factory. Click a column header to sort.</p>
-<p class="legend"><span><i style="background:#2e7d32"></i>curated data</span>
-<span><i style="background:#f9a825"></i>configured, no pairs yet</span>
-<span><i style="background:#9e9e9e"></i>not configured</span></p>
-<svg width="720" height="{svg_height}" role="img" aria-label="curated pairs per language">{bars}</svg>
-<table id="coverage">
-<thead><tr>{head}</tr></thead>
-<tbody>
-{body}
-</tbody>
-</table>
-<script>
-document.querySelectorAll("#coverage th").forEach(function (th) {{
-  th.addEventListener("click", function () {{
-    var col = Number(th.dataset.col), body = document.querySelector("#coverage tbody");
-    var rows = Array.from(body.rows), up = th.dataset.dir !== "asc";
-    th.dataset.dir = up ? "asc" : "desc";
-    rows.sort(function (a, b) {{
-      var x = JSON.parse(a.cells[col].dataset.sort || '""'), y = JSON.parse(b.cells[col].dataset.sort || '""');
-      if (x === y) return 0;
-      if (x === "") return 1;
-      if (y === "") return -1;
-      return (x < y ? -1 : 1) * (up ? 1 : -1);
-    }});
-    rows.forEach(function (row) {{ body.appendChild(row); }});
-  }});
-}});
-</script>
-</body>
-</html>
-"""
-
-
-def build_coverage_repo(
-    coverage: pl.DataFrame, repo_id: str, generated_at: str, hub_note: str
-) -> DatasetRepo:
-    """The coverage dataset repo: table, card, dashboard page and chart."""
-    files = {"default": data_file(COVERAGE_DATA, coverage)}
-    configured = coverage.filter(pl.col("configured"))
-    body = f"""**{summary_line(coverage)}.**
-
-One row per language of the Aya dataset (configured for dpo-factory or not), with what has been
-published for it: raw rows, curated DPO pairs, KTO rows, mean ratings and margin, the share of LLM
-answers in the wrong language, the judge failure rate, the last run and the dataset repos. Counts
-are read from the published datasets. {configured.height} languages are configured. Generated
-{generated_at}. Other Hub preference datasets per language: {hub_note}.
-
-Open `dashboard.html` (in this repo) in a browser for a sortable table and a chart; it needs no
-network. `coverage.png` is the chart as an image.
-
-## Languages
-
-{markdown_table(coverage)}
-
-## Load
-
-```python
-from datasets import load_dataset
-
-coverage = load_dataset("{repo_id}", split="train")
-```
-"""
-    metadata = {
-        "license": "apache-2.0",
-        "tags": ["dpo", "preference", "multilingual", "aya", "coverage"],
-        "size_categories": [size_category(coverage.height)],
-        "pretty_name": "DPO language coverage",
-    }
-    card = card_text(files, "DPO language coverage", body, **metadata)
-    repo = DatasetRepo(repo_id, card, {f.path: f.content for f in files.values()})
-    repo.files["dashboard.html"] = render_html(coverage, generated_at).encode("utf-8")
-    repo.files["coverage.png"] = render_png(coverage)
-    return repo

@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 
 from languages.schema import Curation
+from tasks.judge import JUDGE_FAILURES
 from tasks.similarity import similarity
 from tasks.status import STATUS_FAILED, STATUS_GAVE_UP, STATUS_JUDGED
 
@@ -48,6 +49,8 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     # Fingerprint of the generator settings the answer came from: only such answers are reused.
     "generation_recipe": pl.String(),
 }
+
+JUDGE_ERROR = "judge_error"  # the judge request failed (transport), as opposed to a judge failure
 
 CURATION_DROPS = (
     "excluded_by_filter",
@@ -165,10 +168,12 @@ def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[st
             drops["near_copy"] += 1
             continue
         model_won = model > human
-        if model_won and not row["generation_language_ok"]:
+        # None means "not checked" (no language-ID model knows the language): never a failure.
+        wrong_language = row["generation_language_ok"] is False
+        if model_won and wrong_language:
             drops["chosen_wrong_language"] += 1
             continue
-        if not model_won and not row["generation_language_ok"] and not rules.allow_wrong_language_rejected:
+        if not model_won and wrong_language and not rules.allow_wrong_language_rejected:
             drops["rejected_wrong_language"] += 1
             continue
         human_answer, model_answer = row["generations"]
@@ -199,14 +204,20 @@ def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[st
 
 
 def build_kto(dpo: pl.DataFrame) -> pl.DataFrame:
-    """TRL's unpaired format: each pair gives a desirable (True) and an undesirable (False) completion."""
-    chosen = dpo.select("id", "prompt", completion=pl.col("chosen").list.last().struct.field("content"))
-    rejected = dpo.select("id", "prompt", completion=pl.col("rejected").list.last().struct.field("content"))
-    return (
-        pl.concat([chosen.with_columns(label=pl.lit(True)), rejected.with_columns(label=pl.lit(False))])
-        .sort("id", "label", descending=[False, True])
-        .select("id", "prompt", "completion", "label")
-    )
+    """TRL's unpaired format, conversational like the pairs: each pair gives a desirable (True) and an
+    undesirable (False) row, `prompt` the user's messages and `completion` the assistant's answer."""
+
+    def view(column: str, label: bool) -> pl.DataFrame:
+        conversation = pl.col(column)
+        return dpo.select(
+            "id",
+            prompt=conversation.list.head(conversation.list.len() - 1),
+            completion=conversation.list.tail(1),
+            label=pl.lit(label),
+        )
+
+    kto = pl.concat([view("chosen", True), view("rejected", False)])
+    return kto.sort("id", "label", descending=[False, True]).select("id", "prompt", "completion", "label")
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -214,11 +225,22 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def quality_stats(raw: pl.DataFrame, dpo: pl.DataFrame) -> dict[str, Any]:
-    """Per-language quality figures for the card, the run summary and the coverage report."""
+    """Per-language quality figures for the card, the run summary and the coverage report.
+
+    Judge failures (unusable or misaligned judgements) and judge errors (the request itself failed:
+    timeouts, HTTP errors) are counted apart: the first says how far to trust the judge, the second
+    how healthy the endpoint was. Rows whose language was not checked count in neither direction.
+    """
     generated = raw.filter(pl.col("generation").is_not_null()) if raw.height else raw
     judged = raw.filter(pl.col("status") == STATUS_JUDGED) if raw.height else raw
-    reasons = raw["failure_reason"].fill_null("") if raw.height else pl.Series([], dtype=pl.String)
-    judge_failures = int((reasons.str.starts_with("judge_") | reasons.str.starts_with("swap_")).sum())
+    reasons = generated["failure_reason"] if generated.height else pl.Series([], dtype=pl.String)
+    judge_failures = int(reasons.is_in([*JUDGE_FAILURES, *(f"swap_{r}" for r in JUDGE_FAILURES)]).sum())
+    judge_errors = int((reasons == JUDGE_ERROR).sum())
+    checked = (
+        generated["generation_language_ok"].drop_nulls()
+        if generated.height
+        else pl.Series([], dtype=pl.Boolean)
+    )
     histogram: dict[str, list[int]] = {"human": [0] * 5, "llm": [0] * 5}
     for human, model in judged["ratings"].to_list() if judged.height else []:
         histogram["human"][human - 1] += 1
@@ -227,10 +249,10 @@ def quality_stats(raw: pl.DataFrame, dpo: pl.DataFrame) -> dict[str, Any]:
     margins = dpo["chosen_rating"] - dpo["rejected_rating"] if dpo.height else None
     return {
         "judged_rows": judged.height,
-        "wrong_language_rate": _rate(int((~generated["generation_language_ok"]).sum()), generated.height)
-        if generated.height
-        else None,
-        "judge_failure_rate": _rate(judge_failures, generated.height) if generated.height else None,
+        "language_checked_rows": checked.len(),
+        "wrong_language_rate": _rate(int((~checked).sum()), checked.len()),
+        "judge_failure_rate": _rate(judge_failures, generated.height),
+        "judge_error_rate": _rate(judge_errors, generated.height),
         "rating_histogram": histogram,
         "mean_margin": round(float(margins.mean()), 4) if margins is not None else None,
         "human_won_share": _rate(int((dpo["chosen_model"] == "human").sum()), dpo.height)

@@ -7,10 +7,12 @@ one client covers every provider; `--llm-base-url` and `--llm-model` point it an
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx2
 from distilabel.models.llms import AsyncLLM, OpenAILLM
@@ -23,6 +25,7 @@ from languages.schema import Endpoint
 
 PLACEHOLDER_MODEL = "offline-placeholder"
 PLACEHOLDER_NOTE = "[offline placeholder: no LLM was called]"
+NO_KEY = "no-key-needed"  # servers that check no key still need the header filled
 _TEXT_COUNT = re.compile(r"and (\d+) text outputs")
 
 
@@ -32,23 +35,72 @@ class CredentialsError(RuntimeError):
 
 @dataclass(frozen=True)
 class EndpointChoice:
-    """Where requests go: the config's endpoint with any command-line overrides applied."""
+    """Where requests go: the config's endpoint with any command-line overrides applied.
+
+    `operator_url` is true when the base URL came from the command line (`--llm-base-url`), not from a
+    language config: only then may OPENAI_API_KEY go to it without OPENAI_BASE_URL naming it.
+    """
 
     model: str
     base_url: str
     offline: bool = False
+    # Not part of the repr: the journal's recipe fingerprint is built from it and must not change.
+    operator_url: bool = field(default=False, repr=False, compare=False)
 
 
-def _is_hugging_face(base_url: str) -> bool:
-    return "huggingface.co" in base_url or "huggingface.cloud" in base_url
+# A plain network location: lower-case host name and an optional port. Anything else (user info, a
+# backslash, brackets, non-ASCII) is a URL that parsers may read differently, so it gets no credential.
+_PLAIN_NETLOC = re.compile(r"[a-z0-9.-]+(:[0-9]{1,5})?")
+_HF_DOMAINS = (".huggingface.co", ".huggingface.cloud")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+_logger = logging.getLogger(__name__)
 
 
-def api_key_for(base_url: str) -> str:
-    """The key for an endpoint: huggingface_hub's token for Hugging Face, else OPENAI_API_KEY.
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL with a plain network location, else None."""
+    if any(not char.isascii() or not char.isprintable() or char.isspace() for char in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not _PLAIN_NETLOC.fullmatch(parts.netloc.lower()):
+        return None
+    return scheme, (parts.hostname or ""), port or _DEFAULT_PORTS[scheme]
 
-    Local servers (vLLM, TGI, Ollama, the test server) accept any key, so they get a fixed dummy.
+
+def is_hugging_face_host(base_url: str) -> bool:
+    """Whether `base_url` is Hugging Face: https on port 443 to huggingface.co or a host under
+    huggingface.co or huggingface.cloud (Inference Endpoints). The HF token goes nowhere else."""
+    origin = _origin(base_url)
+    if origin is None:
+        return False
+    scheme, host, port = origin
+    return scheme == "https" and port == 443 and (host == "huggingface.co" or host.endswith(_HF_DOMAINS))
+
+
+def _openai_key_allowed(base_url: str, operator_url: bool) -> bool:
+    """OPENAI_API_KEY goes to the endpoint OPENAI_BASE_URL names (same scheme, host and port) or to an
+    endpoint given on the command line; never to a URL that only a language config names."""
+    origin = _origin(base_url)
+    if origin is None:
+        return False
+    if operator_url:
+        return True
+    configured = os.environ.get("OPENAI_BASE_URL")
+    return configured is not None and _origin(configured) == origin
+
+
+def api_key_for(base_url: str, operator_url: bool = False) -> str:
+    """The key for an endpoint: huggingface_hub's token for Hugging Face, else OPENAI_API_KEY where allowed.
+
+    A language config may come from a pull request, so a URL in it must not collect the worker's
+    secrets: the HF token goes only to Hugging Face over https, OPENAI_API_KEY only to the endpoint
+    the operator named. Everything else (vLLM, TGI, Ollama, the test server) gets a fixed dummy key.
     """
-    if _is_hugging_face(base_url):
+    if is_hugging_face_host(base_url):
         from huggingface_hub import get_token
 
         token = get_token()
@@ -58,7 +110,16 @@ def api_key_for(base_url: str) -> str:
                 "(or use --offline for a dry run, or --llm-base-url for another server)"
             )
         return token
-    return os.environ.get("OPENAI_API_KEY") or "no-key-needed"
+    key = os.environ.get("OPENAI_API_KEY")
+    if key and _openai_key_allowed(base_url, operator_url):
+        return key
+    if key:
+        _logger.warning(
+            "OPENAI_API_KEY is not sent to %s: it goes only to the endpoint OPENAI_BASE_URL names "
+            "or to one given with --llm-base-url",
+            urlsplit(base_url).hostname or base_url,
+        )
+    return NO_KEY
 
 
 class PlaceholderLLM(AsyncLLM):
@@ -180,7 +241,7 @@ def build_llm(endpoint: Endpoint, choice: EndpointChoice, role: str) -> AsyncLLM
         llm = OpenAICompatibleLLM(
             model=choice.model,
             base_url=choice.base_url,
-            api_key=api_key_for(choice.base_url),
+            api_key=api_key_for(choice.base_url, choice.operator_url),
             max_retries=endpoint.max_retries,
             timeout=endpoint.timeout_seconds,
         )
@@ -203,4 +264,8 @@ def resolve_endpoint(
     """Command-line overrides win over the config; `--offline` wins over both."""
     if offline:
         return EndpointChoice(model=PLACEHOLDER_MODEL, base_url="offline", offline=True)
-    return EndpointChoice(model=model or endpoint.model, base_url=base_url or endpoint.base_url)
+    return EndpointChoice(
+        model=model or endpoint.model,
+        base_url=base_url or endpoint.base_url,
+        operator_url=base_url is not None,
+    )

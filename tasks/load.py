@@ -6,9 +6,9 @@ from pathlib import Path
 
 import polars as pl
 
-AYA_REPO = "CohereForAI/aya_dataset"
+AYA_REPO = "CohereLabs/aya_dataset"
 # Pinned so that a scheduled run months from now reads the same Aya as the card says it did. The Hub
-# redirects this repo id to its new owner (CohereLabs/aya_dataset); the commit is the same.
+# moved the dataset from CohereForAI to CohereLabs (the old id redirects); the commit is the same.
 AYA_REVISION = "f9ea04583f02a8f86404ff6c58bf75fe637df8a2"
 AYA_COLUMNS = ("inputs", "targets", "language", "language_code", "annotation_type", "user_id")
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "data" / "aya_sample.jsonl"

@@ -20,12 +20,7 @@ from typing import Any
 import polars as pl
 from filelock import FileLock, Timeout
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import (
-    EntryNotFoundError,
-    HfHubHTTPError,
-    RemoteEntryNotFoundError,
-    RepositoryNotFoundError,
-)
+from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
 
 from tasks.cards import RAW_DATA, DatasetRepo
 
@@ -46,6 +41,11 @@ def _hub_error(exc: Exception, what: str) -> PublishError:
     )
     kind = HubUnavailableError if transient else PublishError
     return kind(f"{what} ({type(exc).__name__}{f' {status}' if status else ''})")
+
+
+# Organisation roles that may create repos (contributors: and update the ones they created).
+ORG_WRITE_ROLES = {"admin", "write", "contributor"}
+_LISTING_ATTEMPTS = 3
 
 
 def local_path(out_dir: Path, repo_id: str) -> Path:
@@ -142,27 +142,34 @@ def hub_head(repo_id: str) -> str | None:
 def read_hub_file(repo_id: str, folder: str, revision: str | None = None) -> pl.DataFrame | None:
     """A config's published Parquet data on the Hub, or None when the repo or the data does not exist yet.
 
-    With `revision` (a commit), every file is read from that one commit, so a concurrent commit cannot
-    mix two versions.
+    With `revision` (a commit, as the per-language flow reads), every file comes from that one commit.
+    Without it, a file can vanish between listing and download when a new version is committed
+    meanwhile: the listing is read again, so the new version is what comes back. An unreachable Hub is
+    an error, never "nothing published": that would make the run redo and overwrite the published rows.
     """
     api = hub_api()
-    try:
-        names = [
-            name
-            for name in api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
-            if _is_data_file(name, folder)
-        ]
-        paths = []
-        for name in sorted(names):
-            try:
-                paths.append(api.hf_hub_download(repo_id, name, repo_type="dataset", revision=revision))
-            except (EntryNotFoundError, RemoteEntryNotFoundError):
-                continue  # replaced between listing and download: not part of what is published now
-    except RepositoryNotFoundError:
-        return None
-    except Exception as exc:
-        raise _hub_error(exc, f"cannot read {folder}/ of {repo_id} from the Hub") from exc
-    return pl.concat([pl.read_parquet(path) for path in paths], how="diagonal_relaxed") if paths else None
+    for _ in range(_LISTING_ATTEMPTS):
+        try:
+            names = [
+                name
+                for name in api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
+                if _is_data_file(name, folder)
+            ]
+            paths = [
+                api.hf_hub_download(repo_id, name, repo_type="dataset", revision=revision)
+                for name in sorted(names)
+            ]
+        except RepositoryNotFoundError:
+            return None
+        except RemoteEntryNotFoundError:
+            continue  # listed, then gone: the listing is stale, read it again
+        except Exception as exc:  # includes LocalEntryNotFoundError: the Hub could not be reached
+            raise _hub_error(exc, f"cannot read {folder}/ of {repo_id} from the Hub") from exc
+        return pl.concat([pl.read_parquet(path) for path in paths], how="diagonal_relaxed") if paths else None
+    raise PublishError(
+        f"cannot read {folder}/ of {repo_id} from the Hub: its file list kept naming files that are gone "
+        f"({_LISTING_ATTEMPTS} tries)"
+    )
 
 
 def read_hub_raw(repo_id: str) -> pl.DataFrame | None:
@@ -170,34 +177,68 @@ def read_hub_raw(repo_id: str) -> pl.DataFrame | None:
     return read_hub_file(repo_id, RAW_DATA)
 
 
-def _can_write(token: dict[str, Any], namespace: str) -> bool:
-    """Whether a token (as `whoami` describes it) may create and commit to repos under `namespace`."""
+def _write_problem(me: dict[str, Any], namespace: str) -> str | None:
+    """Why the account `whoami` describes cannot create and commit to repos under `namespace`, or None.
+
+    Two things must hold: the namespace is the user's own or an organisation where the user may write,
+    and the token itself may write there (a `write` token, or a fine-grained one with `repo.write` for
+    that user or organisation).
+    """
+    user = str(me.get("name") or "")
+    wanted = namespace.lower()  # Hub names are case-insensitive
+    roles = {str(org.get("name") or "").lower(): org.get("roleInOrg") for org in me.get("orgs") or []}
+    if wanted != user.lower():
+        if wanted not in roles:
+            orgs = ", ".join(sorted(str(org.get("name")) for org in me.get("orgs") or [])) or "none"
+            return f"'{namespace}' is neither your user name ({user}) nor one of your organisations ({orgs})"
+        if roles[wanted] not in ORG_WRITE_ROLES:
+            return f"your role in the organisation '{namespace}' is '{roles[wanted]}', which cannot write"
+    token = (me.get("auth") or {}).get("accessToken") or {}
     role = token.get("role")
-    if role == "write":
-        return True
-    if role != "fineGrained":
-        return False
-    scoped = (token.get("fineGrained") or {}).get("scoped") or []
-    return any(
-        (scope.get("entity") or {}).get("name") == namespace
-        and "repo.write" in (scope.get("permissions") or [])
-        for scope in scoped
-    ) or "repo.write" in ((token.get("fineGrained") or {}).get("global") or [])
+    if not token or role == "write":
+        return None  # no token description (e.g. an OAuth login): the membership above is what we know
+    if role == "fineGrained":
+        grants = token.get("fineGrained") or {}
+        scoped = any(
+            str((scope.get("entity") or {}).get("name") or "").lower() == wanted
+            and "repo.write" in (scope.get("permissions") or [])
+            for scope in grants.get("scoped") or []
+        )
+        if scoped or "repo.write" in (grants.get("global") or []):
+            return None
+        return f"the fine-grained token has no repo.write permission for '{namespace}'"
+    return f"the token's role is '{role}'"
 
 
 def check_push_access(namespace: str) -> str:
-    """The user the token belongs to; fails before any LLM call when no token may write to `namespace`."""
+    """The user the token belongs to; fails before any data is read when it cannot write to `namespace`."""
     hint = "set HF_TOKEN to a token with write access, or run `hf auth login`"
     try:
         me = hub_api().whoami()
     except Exception as exc:
         raise PublishError(f"--push needs a Hugging Face token ({type(exc).__name__}): {hint}") from exc
-    token = (me.get("auth") or {}).get("accessToken") or {}
-    if token and not _can_write(token, namespace):
+    problem = _write_problem(me, namespace)
+    if problem:
         raise PublishError(
-            f"--push: the Hugging Face token cannot write to '{namespace}' ({token.get('role')}): {hint}"
+            f"--push: {me.get('name')} cannot write to '{namespace}': {problem}; pass --namespace "
+            f"{me.get('name')} (or an organisation you can write to), or use a token that may write there"
         )
     return me["name"]
+
+
+def push_space(space: DatasetRepo, private: bool, message: str) -> str:
+    """A static Hugging Face Space (`space.card` as README.md, plus its files) in one commit; its URL."""
+    api = hub_api()
+    try:
+        api.create_repo(space.repo_id, repo_type="space", space_sdk="static", private=private, exist_ok=True)
+        operations = [CommitOperationAdd("README.md", space.card.encode("utf-8"))]
+        operations += [CommitOperationAdd(name, content) for name, content in space.files.items()]
+        api.create_commit(space.repo_id, operations, commit_message=message, repo_type="space")
+    except Exception as exc:
+        raise PublishError(
+            f"push to the Space {space.repo_id} failed ({type(exc).__name__}); the previous version is intact"
+        ) from exc
+    return f"https://huggingface.co/spaces/{space.repo_id}"
 
 
 class ConcurrentWriteError(PublishError):

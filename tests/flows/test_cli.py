@@ -108,7 +108,7 @@ def test_one_failing_language_does_not_stop_the_others(tmp_path: Path, sample: p
 def test_hub_source_offline_is_one_line(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code, output = invoke("run", "nld", "--offline", "--out", str(out))
-    assert_clean_failure(code, output, out, "CohereForAI/aya_dataset@f9ea04583f02: cannot load from the Hub")
+    assert_clean_failure(code, output, out, "CohereLabs/aya_dataset@f9ea04583f02: cannot load from the Hub")
 
 
 def test_missing_token_fails_before_reading_data(tmp_path: Path) -> None:

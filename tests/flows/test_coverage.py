@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 
 import flows.coverage_flow
 from flows.cli import app
-from languages.schema import available_languages
+from languages.schema import LanguageID, available_languages, load_language
+from tasks.coverage import build_coverage
+from tasks.dashboard import attention, markdown_table, render_html
 from tasks.publish import read_local_file
 
 RUN = ["nld", "jpn", "spa"]
@@ -160,14 +162,19 @@ def test_hub_search_offline_says_it_skipped(tmp_path: Path) -> None:
     assert "skipped: offline" in output
 
 
-def test_hub_search_counts_preference_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_search_counts_with_the_codes_the_hub_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Hub tags Arabic `ar` (our cards too, then `arb`): a search for `arb` alone finds almost nothing."""
+    tagged = {"nl": 3, "ja": 1, "ar": 2, "arb": 1, "sw": 4}
+    searched: list[str] = []
+
     class Api:
         def list_datasets(self, filter: list[str], limit: int):
             language = filter[0].removeprefix("language:")
-            return [
-                SimpleNamespace(id=f"someone/{language}-dpo-{i}")
-                for i in range({"nl": 3, "ja": 1}.get(language, 0))
-            ]
+            searched.append(language)
+            assert filter[1] == "dpo"
+            return [SimpleNamespace(id=f"someone/{language}-dpo-{i}") for i in range(tagged.get(language, 0))]
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(flows.coverage_flow, "hub_api", lambda: Api())
@@ -176,3 +183,84 @@ def test_hub_search_counts_preference_datasets(tmp_path: Path, monkeypatch: pyte
     coverage = read_local_file(tmp_path, "dpo-factory/dpo-language-coverage", "data")
     counts = dict(coverage.select("language_code", "other_hub_datasets").iter_rows())
     assert (counts["nld"], counts["jpn"], counts["spa"]) == (3, 1, 0)
+    assert counts["arb"] == 3  # two tagged `ar`, one tagged `arb`
+    assert counts["swh"] == 4  # tagged `sw`
+    assert {"ar", "arb", "sw", "swh", "fa", "pes", "nl", "nld"} <= set(searched)
+    iso = dict(coverage.select("language_code", "iso_639_1").iter_rows())
+    assert (iso["arb"], iso["swh"], iso["pes"], iso["nld"]) == ("ar", "sw", "fa", "nl")
+
+
+def test_report_flags_unreviewed_prompts_and_unmatched_configs(report: tuple[Path, str]) -> None:
+    folder, output = report
+    (data,) = (folder / "data").glob("train-*.parquet")
+    coverage = pl.read_parquet(data)
+    by_code = {row["language_code"]: row for row in coverage.iter_rows(named=True)}
+    assert by_code["nld"]["system_prompt_reviewed"] is False and by_code["nld"]["language_checked"] is True
+    assert by_code["kor"]["note"] == "config kor: no row of this Aya source has code kor"
+    assert by_code["nld"]["note"] is None
+    assert by_code["nld"]["judge_error_rate"] == 0.0
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "## Needs attention" in card
+    assert "System prompts awaiting a speaker's review: " in card and "`nld`" in card
+    assert "Configs with Aya codes that match no row of this source: " in card and "`kor`" in card
+    assert "| awaits review |" in card
+    assert "attention: Configs with Aya codes that match no row of this source" in output
+    page = (folder / "dashboard.html").read_text(encoding="utf-8")
+    assert "judge error rate" in page and "awaits review" in page
+
+
+def _raw(rows: list[tuple[str, str, str, bool | None, str | None]]) -> pl.DataFrame:
+    """Raw rows: (id, Aya name, Aya code, generation_language_ok, failure_reason)."""
+    return pl.DataFrame(
+        [
+            {"id": i, "language": name, "language_code": code, "status": "failed" if reason else "judged",
+             "generation": "answer", "generation_language_ok": ok, "failure_reason": reason,
+             "ratings": None if reason else [4, 2], "position_consistent": None, "run_at": "2026-08-01T00:00:00+00:00"}
+            for i, name, code, ok, reason in rows
+        ],
+        schema_overrides={"ratings": pl.List(pl.Int64), "generation_language_ok": pl.Boolean},
+    )  # fmt: skip
+
+
+def test_unchecked_language_is_not_checked_and_names_split_a_shared_code() -> None:
+    nld = load_language("nld")
+    zho = load_language("zho")
+    reason = "no offline language-ID model reads this variety"
+    unchecked = nld.model_copy(update={"lid": LanguageID(model="none", reason=reason)})
+    simplified = zho.model_copy(update={"aya_language_names": ["Simplified Chinese"]})
+    aya = pl.DataFrame(
+        {"language": ["Dutch", "Simplified Chinese", "Simplified Chinese", "Traditional Chinese"],
+         "language_code": ["nld", "zho", "zho", "zho"]}
+    )  # fmt: skip
+    published = {
+        unchecked.raw_repo: _raw([("a", "Dutch", "nld", None, None), ("b", "Dutch", "nld", None, "judge_error")]),
+        simplified.raw_repo: _raw([("c", "Simplified Chinese", "zho", True, None),
+                                   ("d", "Simplified Chinese", "zho", False, "judge_sections")]),
+    }  # fmt: skip
+    coverage = build_coverage(
+        aya, [unchecked, simplified], lambda repo, path: published.get(repo) if path == "data" else None
+    )
+    rows = {(r["language"], r["language_code"]): r for r in coverage.iter_rows(named=True)}
+    dutch = rows[("Dutch", "nld")]
+    assert dutch["language_checked"] is False and dutch["wrong_language_rate"] is None
+    assert dutch["judge_error_rate"] == 0.5 and dutch["judge_failure_rate"] == 0.0
+    assert rows[("Simplified Chinese", "zho")]["config"] == "zho"
+    assert rows[("Simplified Chinese", "zho")]["raw_rows"] == 2
+    assert rows[("Simplified Chinese", "zho")]["wrong_language_rate"] == 0.5
+    assert rows[("Simplified Chinese", "zho")]["judge_failure_rate"] == 0.5
+    assert rows[("Traditional Chinese", "zho")]["configured"] is False  # the other name, not this config's
+    assert "| not checked |" in markdown_table(coverage)
+    assert "not checked" in render_html(coverage, "now")
+    assert (
+        "Languages whose answers are not checked by language ID (no model knows them): `nld`."
+        in attention(coverage)
+    )
+
+
+def test_configs_matching_no_aya_row_are_flagged() -> None:
+    aya = pl.DataFrame({"language": ["Dutch"], "language_code": ["nld"]})
+    wrong_code = load_language("swh")  # Aya writes Swahili as `swh` here; this source has none
+    configs = [load_language("nld"), wrong_code]
+    coverage = build_coverage(aya, configs, lambda repo, path: None)
+    flagged = coverage.filter(pl.col("note").is_not_null())
+    assert flagged["language_code"].to_list() == ["swh"]

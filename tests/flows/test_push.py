@@ -3,125 +3,24 @@ what was committed, so incremental pushes read the published raw data exactly as
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import polars as pl
 import pytest
 from huggingface_hub import CommitOperationAdd, DatasetCard
-from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import LocalEntryNotFoundError
 from typer.testing import CliRunner
 
 import tasks.publish
 from flows.cli import app
+from tests.hub_stand_in import RecordingHub
 from tests.openai_server import OpenAIServer
 
 FAKE_HF_TOKEN = "hf_FakeTokenForTestsOnly0123456789abcdef"
 FAKE_API_KEY = "sk-fake-key-for-tests-only-9876543210"
-
-
-def _not_found(kind: type[Exception], url: str) -> Exception:
-    response = httpx.Response(404, request=httpx.Request("GET", url))
-    return kind(f"404 for {url}", response=response)
-
-
-class RecordingHub:
-    """Just enough of `HfApi` for publishing: whoami, create_repo, create_commit (with `parent_commit`
-    checked against the repo's head, as the Hub does), repo_info, list_repo_tree and hf_hub_download."""
-
-    def __init__(self, root: Path, token: dict[str, Any] | None = None, logged_in: bool = True) -> None:
-        self.root = root
-        self.token = token or {"role": "write"}
-        self.logged_in = logged_in
-        self.repos: dict[str, dict[str, Any]] = {}
-        self.commits: list[dict[str, Any]] = []
-        self.heads: dict[str, str] = {}
-
-    def whoami(self) -> dict[str, Any]:
-        if not self.logged_in:
-            raise OSError("no token")
-        return {"name": "tester", "auth": {"accessToken": self.token}}
-
-    def create_repo(self, repo_id: str, repo_type: str, private: bool, exist_ok: bool) -> None:
-        assert repo_type == "dataset" and exist_ok
-        self.repos.setdefault(repo_id, {"private": private})
-        self.heads.setdefault(repo_id, f"{repo_id}@initial")
-
-    def repo_info(self, repo_id: str, repo_type: str) -> Any:
-        if repo_id not in self.repos:
-            raise _not_found(RepositoryNotFoundError, repo_id)
-        return SimpleNamespace(sha=self.heads[repo_id])
-
-    def create_commit(
-        self,
-        repo_id: str,
-        operations: list,
-        commit_message: str,
-        repo_type: str,
-        parent_commit: str | None = None,
-    ) -> Any:
-        if parent_commit is not None and parent_commit != self.heads[repo_id]:
-            response = httpx.Response(412, request=httpx.Request("POST", repo_id))
-            raise HfHubHTTPError(
-                "412 Precondition Failed: the parent commit is not the head", response=response
-            )
-        files = {op.path_in_repo: op.path_or_fileobj for op in operations if hasattr(op, "path_or_fileobj")}
-        deleted = [op.path_in_repo for op in operations if not hasattr(op, "path_or_fileobj")]
-        self.commits.append(
-            {"repo_id": repo_id, "message": commit_message, "files": files, "deleted": deleted}
-        )
-        for name in deleted:
-            (self.root / repo_id / name).unlink()
-        for name, content in files.items():
-            (self.root / repo_id / name).parent.mkdir(parents=True, exist_ok=True)
-            (self.root / repo_id / name).write_bytes(content)
-        self.heads[repo_id] = f"{repo_id}@{len(self.commits)}"
-        return SimpleNamespace(
-            commit_url=f"https://huggingface.co/datasets/{repo_id}/commit/{len(self.commits)}",
-            oid=self.heads[repo_id],
-        )
-
-    def _files(self, repo_id: str) -> list[Path]:
-        if repo_id not in self.repos:
-            raise _not_found(RepositoryNotFoundError, repo_id)
-        folder = self.root / repo_id
-        return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-
-    def list_repo_files(self, repo_id: str, repo_type: str, revision: str | None = None) -> list[str]:
-        return [str(p.relative_to(self.root / repo_id)) for p in self._files(repo_id)]
-
-    def list_repo_tree(
-        self, repo_id: str, recursive: bool, revision: str | None, repo_type: str
-    ) -> list[Any]:
-        """Files as the Hub lists them: Parquet in LFS (sha256), the rest as git blobs (sha1 oid)."""
-        entries = []
-        for path in self._files(repo_id):
-            content = path.read_bytes()
-            lfs = (
-                SimpleNamespace(sha256=hashlib.sha256(content).hexdigest())
-                if path.suffix == ".parquet"
-                else None
-            )
-            blob = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-            entries.append(
-                SimpleNamespace(path=str(path.relative_to(self.root / repo_id)), blob_id=blob, lfs=lfs)
-            )
-        return entries
-
-    def hf_hub_download(
-        self, repo_id: str, filename: str, repo_type: str, revision: str | None = None
-    ) -> str:
-        if repo_id not in self.repos:
-            raise _not_found(RepositoryNotFoundError, repo_id)
-        path = self.root / repo_id / filename
-        if not path.is_file():
-            raise _not_found(RemoteEntryNotFoundError, f"{repo_id}/{filename}")
-        return str(path)
 
 
 @pytest.fixture
@@ -138,10 +37,12 @@ def names(commit: dict[str, Any]) -> list[str]:
 
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout + result.stderr
+    unexpected = "" if isinstance(result.exception, SystemExit | None) else repr(result.exception)
+    return result.exit_code, result.stdout + result.stderr + unexpected
 
 
 def test_push_creates_private_repos_with_one_commit_each(hub: RecordingHub, tmp_path: Path) -> None:
+    hub.orgs.append({"name": "testers", "roleInOrg": "admin"})
     summary = tmp_path / "summary.json"
     code, output = invoke("run", "nld", "--source", "sample", "--offline", "--push", "--namespace", "testers",
                           "--out", str(tmp_path / "work"), "--summary-json", str(summary))  # fmt: skip
@@ -160,8 +61,8 @@ def test_push_creates_private_repos_with_one_commit_each(hub: RecordingHub, tmp_
         "recipe/nld.yaml",
     ]
     card = DatasetCard(curated_commit["files"]["README.md"].decode("utf-8"))
-    assert card.data.language == ["nl"]
-    assert card.data.source_datasets == ["CohereForAI/aya_dataset", "testers/aya_dutch_dpo_raw"]
+    assert card.data.language == ["nl", "nld"]
+    assert card.data.source_datasets == ["CohereLabs/aya_dataset", "testers/aya_dutch_dpo_raw"]
     (report,) = json.loads(summary.read_text(encoding="utf-8"))["languages"]
     assert report["published"] == [
         "https://huggingface.co/datasets/testers/aya_dutch_dpo_raw/commit/1",
@@ -210,25 +111,52 @@ def test_incremental_pushes_add_rows_without_duplicates(hub: RecordingHub, tmp_p
 
 
 @pytest.mark.parametrize(
-    ("token", "logged_in", "expected"),
+    ("token", "orgs", "logged_in", "expected"),
     [
-        ({"role": "read"}, True, "the Hugging Face token cannot write to 'dpo-factory' (read)"),
-        ({"role": "fineGrained", "fineGrained": {"scoped": []}}, True, "cannot write to 'dpo-factory'"),
-        (None, False, "--push needs a Hugging Face token"),
+        ({"role": "read"}, None, True, "tester cannot write to 'dpo-factory': the token's role is 'read'"),
+        (
+            {"role": "fineGrained", "fineGrained": {"scoped": []}},
+            None,
+            True,
+            "the fine-grained token has no repo.write permission for 'dpo-factory'",
+        ),
+        # The issue's case: a personal write token and the default namespace, an org the user is not in.
+        (
+            {"role": "write"},
+            [],
+            True,
+            "'dpo-factory' is neither your user name (tester) nor one of your organisations (none)",
+        ),
+        (
+            {"role": "write"},
+            [{"name": "dpo-factory", "roleInOrg": "read"}],
+            True,
+            "your role in the organisation 'dpo-factory' is 'read', which cannot write",
+        ),
+        (None, None, False, "--push needs a Hugging Face token"),
     ],
 )
-def test_unusable_token_fails_before_any_llm_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: dict | None, logged_in: bool, expected: str
+def test_unusable_token_fails_before_any_data_is_read(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    token: dict | None,
+    orgs: list | None,
+    logged_in: bool,
+    expected: str,
 ) -> None:
-    stand_in = RecordingHub(tmp_path / "hub", token=token, logged_in=logged_in)
+    stand_in = RecordingHub(tmp_path / "hub", token=token, logged_in=logged_in, orgs=orgs)
     monkeypatch.setattr(tasks.publish, "hub_api", lambda: stand_in)
+    missing = str(tmp_path / "no-such-source.jsonl")  # reading it would fail with another message
     with OpenAIServer() as server:
-        code, output = invoke("run", "nld", "--source", "sample", "--push", "--llm-base-url", server.base_url,
+        code, output = invoke("run", "nld", "--source", missing, "--push", "--llm-base-url", server.base_url,
                               "--llm-model", "m")  # fmt: skip
-    assert code == 1
-    assert expected in output and "Traceback" not in output
+        assert code == 1
+        assert expected in output and "Traceback" not in output and "no such file" not in output
+        code, output = invoke("coverage", "--source", missing, "--push")
+        assert code == 1
+        assert expected in output and "no such file" not in output
     assert server.log.calls() == 0
-    assert stand_in.commits == []
+    assert stand_in.commits == [] and stand_in.repos == {}
 
 
 def test_fine_grained_token_with_write_access_to_the_namespace(hub: RecordingHub) -> None:
@@ -270,6 +198,191 @@ def test_secrets_appear_in_no_output(
     for text in texts:  # ... and written nowhere
         assert FAKE_API_KEY not in text
         assert FAKE_HF_TOKEN not in text
+
+
+def _me(token: dict[str, Any], orgs: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"name": "Tester", "orgs": orgs or [], "auth": {"accessToken": token}}
+
+
+def _fine_grained(entity: str, permissions: list[str]) -> dict[str, Any]:
+    return {
+        "role": "fineGrained",
+        "fineGrained": {"scoped": [{"entity": {"type": "org", "name": entity}, "permissions": permissions}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("me", "namespace", "allowed"),
+    [
+        (_me({"role": "write"}), "Tester", True),  # the user's own namespace
+        (_me({"role": "write"}), "tester", True),  # Hub names are case-insensitive
+        (_me({"role": "write"}), "dpo-factory", False),  # the issue's case: not the user's org
+        (_me({"role": "write"}, [{"name": "lab", "roleInOrg": "admin"}]), "lab", True),
+        (_me({"role": "write"}, [{"name": "lab", "roleInOrg": "write"}]), "lab", True),
+        (_me({"role": "write"}, [{"name": "lab", "roleInOrg": "contributor"}]), "lab", True),
+        (_me({"role": "write"}, [{"name": "lab", "roleInOrg": "read"}]), "lab", False),
+        (_me({"role": "read"}, [{"name": "lab", "roleInOrg": "admin"}]), "lab", False),
+        (_me(_fine_grained("lab", ["repo.content.read", "repo.write"]), [{"name": "lab", "roleInOrg": "write"}]), "lab", True),
+        (_me(_fine_grained("lab", ["repo.content.read"]), [{"name": "lab", "roleInOrg": "write"}]), "lab", False),
+        (_me(_fine_grained("other", ["repo.write"]), [{"name": "lab", "roleInOrg": "write"}]), "lab", False),
+        # A token scoped to an org does not make the user a member who may write there.
+        (_me(_fine_grained("lab", ["repo.write"]), [{"name": "lab", "roleInOrg": "read"}]), "lab", False),
+        (_me(_fine_grained("Tester", ["repo.write"])), "tester", True),
+    ],
+)  # fmt: skip
+def test_who_may_write_where(me: dict[str, Any], namespace: str, allowed: bool) -> None:
+    assert (tasks.publish._write_problem(me, namespace) is None) == allowed
+
+
+@pytest.mark.parametrize("namespace", ["a/b", "../x", "..", "", "-lead", "has space", "é"])
+@pytest.mark.parametrize("command", ["run", "coverage"])
+def test_bad_namespace_is_one_line_and_writes_nothing(
+    hub: RecordingHub, tmp_path: Path, command: str, namespace: str
+) -> None:
+    out = tmp_path / "out"
+    args = ["run", "nld", "--offline"] if command == "run" else ["coverage"]
+    for push in ([], ["--push"]):
+        code, output = invoke(*args, "--source", "sample", "--out", str(out), "--namespace", namespace, *push)
+        assert code == 2
+        assert output.startswith(f"error: --namespace '{namespace}' is not a valid Hub namespace: ")
+        assert output.count("\n") == 1 and "Traceback" not in output
+    assert not out.exists() and hub.commits == [] and hub.repos == {}
+
+
+def _configs(folder: Path, namespaces: dict[str, str], private: bool) -> Path:
+    """Two shipped configs with their `publish` section replaced."""
+    folder.mkdir()
+    for code, namespace in namespaces.items():
+        text = (Path("languages") / f"{code}.yaml").read_text(encoding="utf-8")
+        start = text.index("publish:\n")
+        end = text.index("schedule:", start)
+        section = f"publish:\n  namespace: {namespace}\n  private: {str(private).lower()}\n"
+        (folder / f"{code}.yaml").write_text(text[:start] + section + text[end:], encoding="utf-8")
+    return folder
+
+
+def test_coverage_push_uses_the_configs_namespace_and_privacy_and_publishes_a_space(
+    hub: RecordingHub, tmp_path: Path
+) -> None:
+    hub.orgs.append({"name": "lab", "roleInOrg": "write"})
+    languages = _configs(tmp_path / "languages", {"nld": "lab", "jpn": "lab"}, private=False)
+    code, output = invoke("run", "nld", "jpn", "--source", "sample", "--offline", "--push",
+                          "--languages-dir", str(languages))  # fmt: skip
+    assert code == 0, output
+    code, output = invoke("coverage", "--source", "sample", "--push", "--languages-dir", str(languages))
+    assert code == 0, output
+    # Public, because every config publishes publicly; in the configs' namespace, not the default one.
+    assert hub.repos["lab/dpo-language-coverage"] == {"private": False}
+    assert hub.repos["spaces/lab/dpo-language-coverage"] == {"private": False}
+    assert not any(key.startswith("dpo-factory/") for key in hub.repos)
+    space_commits = [c for c in hub.commits if c["repo_type"] == "space"]
+    (space,) = space_commits  # one commit
+    assert sorted(space["files"]) == ["README.md", "coverage.png", "index.html"]
+    readme = space["files"]["README.md"].decode("utf-8")
+    assert "sdk: static" in readme and "app_file: index.html" in readme
+    assert "[lab/dpo-language-coverage](https://huggingface.co/datasets/lab/dpo-language-coverage)" in readme
+    dataset = hub.root / "lab" / "dpo-language-coverage"
+    assert space["files"]["index.html"] == (dataset / "dashboard.html").read_bytes()
+    assert space["files"]["coverage.png"].startswith(b"\x89PNG")
+    assert "written: https://huggingface.co/spaces/lab/dpo-language-coverage" in output
+    # The counts were read from the configs' repos on the Hub.
+    (data,) = (dataset / "data").glob("*.parquet")
+    coverage = pl.read_parquet(data)
+    assert coverage.filter(pl.col("language_code") == "nld")["curated_repo"].item() == "lab/aya_dutch_dpo"
+    assert coverage.filter(pl.col("language_code") == "nld")["raw_rows"].item() > 0
+
+
+def test_coverage_push_is_private_when_a_config_is(hub: RecordingHub, tmp_path: Path) -> None:
+    hub.orgs.append({"name": "lab", "roleInOrg": "write"})
+    languages = _configs(tmp_path / "languages", {"nld": "lab"}, private=True)
+    code, output = invoke("coverage", "--source", "sample", "--push", "--languages-dir", str(languages))
+    assert code == 0, output
+    assert hub.repos["lab/dpo-language-coverage"] == {"private": True}
+    assert hub.repos["spaces/lab/dpo-language-coverage"] == {"private": True}
+    code, output = invoke(
+        "coverage", "--source", "sample", "--push", "--public", "--languages-dir", str(languages)
+    )
+    assert code == 0, output
+    assert hub.commits[-1]["repo_type"] == "space"
+
+
+def test_coverage_with_configs_in_several_namespaces_asks_for_one(hub: RecordingHub, tmp_path: Path) -> None:
+    languages = _configs(tmp_path / "languages", {"nld": "lab", "jpn": "other-lab"}, private=True)
+    code, output = invoke("coverage", "--source", "sample", "--push", "--languages-dir", str(languages))
+    assert code == 1
+    assert "several namespaces (lab, other-lab): pass --namespace" in output
+    assert hub.commits == []
+    code, output = invoke("coverage", "--source", "sample", "--push", "--namespace", "dpo-factory",
+                          "--languages-dir", str(languages))  # fmt: skip
+    assert code == 0, output
+    assert "dpo-factory/dpo-language-coverage" in hub.repos
+
+
+class _StaleListing(RecordingHub):
+    """The Hub seen by a reader while a writer commits a new version: the first listing names a file
+    that the commit has just deleted."""
+
+    def __init__(self, root: Path, stale: str) -> None:
+        super().__init__(root)
+        self.stale = [stale]
+        self.listings = 0
+
+    def list_repo_files(self, repo_id: str, repo_type: str, revision: str | None = None) -> list[str]:
+        self.listings += 1
+        files = super().list_repo_files(repo_id, repo_type, revision)
+        return sorted([*files, *self.stale]) if self.listings == 1 else files
+
+
+def _publish_raw(hub: RecordingHub, rows: int) -> None:
+    hub.create_repo("ns/r", repo_type="dataset", private=True, exist_ok=True)
+    frame = pl.DataFrame({"id": [str(i) for i in range(rows)]})
+    path = hub.root / "ns" / "r" / "data" / "train-00000-of-00001-bbbbbbbbbbbb.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(path)
+
+
+def test_a_file_that_vanishes_after_listing_is_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in = _StaleListing(tmp_path / "hub", "data/train-00000-of-00001-aaaaaaaaaaaa.parquet")
+    monkeypatch.setattr(tasks.publish, "hub_api", lambda: stand_in)
+    _publish_raw(stand_in, 3)
+    frame = tasks.publish.read_hub_file("ns/r", "data")
+    assert frame is not None and frame.height == 3  # the current version, read after listing again
+    assert stand_in.listings == 2
+
+
+def test_an_unreachable_hub_is_an_error_not_an_empty_dataset(
+    hub: RecordingHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """huggingface_hub raises LocalEntryNotFoundError (an EntryNotFoundError) when it cannot reach the
+    Hub: reading that as "nothing published" would redo and overwrite the published rows."""
+    _publish_raw(hub, 3)
+
+    def unreachable(repo_id: str, filename: str, repo_type: str, revision: str | None = None) -> str:
+        raise LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub")
+
+    monkeypatch.setattr(hub, "hf_hub_download", unreachable)
+    with pytest.raises(
+        tasks.publish.PublishError,
+        match=r"cannot read data/ of ns/r from the Hub \(LocalEntryNotFoundError\)",
+    ):
+        tasks.publish.read_hub_file("ns/r", "data")
+
+
+def test_a_listing_that_keeps_naming_missing_files_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in = RecordingHub(tmp_path / "hub")
+    _publish_raw(stand_in, 2)
+    monkeypatch.setattr(tasks.publish, "hub_api", lambda: stand_in)
+    monkeypatch.setattr(
+        stand_in,
+        "list_repo_files",
+        lambda repo_id, repo_type, revision=None: ["data/train-00000-of-00001-cccccccccccc.parquet"],
+    )
+    with pytest.raises(tasks.publish.PublishError, match="kept naming files that are gone"):
+        tasks.publish.read_hub_file("ns/r", "data")
 
 
 def test_a_lost_curated_repo_is_repaired_with_one_commit(hub: RecordingHub, tmp_path: Path) -> None:

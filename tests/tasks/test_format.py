@@ -6,11 +6,15 @@ import polars as pl
 import pytest
 
 from languages.schema import Curation
-from tasks.format import build_dpo, build_kto, build_raw, mark_excluded, merge_raw
+from tasks.format import build_dpo, build_kto, build_raw, mark_excluded, merge_raw, quality_stats
 
 
 def _result(
-    row_id: str, ratings: list[int | None] | None, status: str = "judged", language_ok: bool = True
+    row_id: str,
+    ratings: list[int | None] | None,
+    status: str = "judged",
+    language_ok: bool | None = True,
+    reason: str = "judge_rating_count",
 ) -> dict[str, Any]:
     return {
         "id": row_id,
@@ -22,8 +26,8 @@ def _result(
         "user_id": "u",
         "generation_model": "gen-model",
         "generation": f"model {row_id}",
-        "predicted_generation_language": "nl" if language_ok else "en",
-        "predicted_generation_language_score": 0.9,
+        "predicted_generation_language": None if language_ok is None else "nl" if language_ok else "en",
+        "predicted_generation_language_score": None if language_ok is None else 0.9,
         "generation_language_ok": language_ok,
         "generations": [f"mens {row_id}", f"model {row_id}"],
         "generation_models": ["human", "gen-model"],
@@ -31,7 +35,7 @@ def _result(
         "ratings": ratings,
         "rationales": ["a", "b"] if ratings else None,
         "status": status,
-        "failure_reason": None if status == "judged" else "judge_rating_count",
+        "failure_reason": None if status == "judged" else reason,
         "failure_detail": None,
         "prompt_language": "nl",
         "prompt_language_score": 0.99,
@@ -107,14 +111,36 @@ def test_minimum_margin() -> None:
     assert drops["margin_below_minimum"] == 1
 
 
-def test_kto_is_two_rows_per_pair() -> None:
+def test_kto_is_two_conversational_rows_per_pair() -> None:
     dpo, _ = build_dpo(build_raw(RESULTS, "r1"), Curation())
     kto = build_kto(dpo)
     assert kto.columns == ["id", "prompt", "completion", "label"]
     assert kto.height == 2 * dpo.height
     assert kto["label"].sum() == dpo.height
-    row = kto.filter((pl.col("id") == "human-wins") & pl.col("label")).row(0, named=True)
-    assert row["completion"] == "mens human-wins"
+    won = kto.filter((pl.col("id") == "human-wins") & pl.col("label")).row(0, named=True)
+    lost = kto.filter((pl.col("id") == "human-wins") & ~pl.col("label")).row(0, named=True)
+    # TRL's conversational unpaired format: the user's messages, then the assistant's answer as messages.
+    assert won["prompt"] == [{"role": "user", "content": "vraag human-wins"}]
+    assert won["completion"] == [{"role": "assistant", "content": "mens human-wins"}]
+    assert lost["prompt"] == won["prompt"]
+    assert lost["completion"] == [{"role": "assistant", "content": "model human-wins"}]
+
+
+def test_kto_of_no_pairs_keeps_its_columns() -> None:
+    dpo, _ = build_dpo(build_raw([_result("tie", [3, 3])], "r1"), Curation())
+    kto = build_kto(dpo)
+    assert kto.height == 0 and kto.columns == ["id", "prompt", "completion", "label"]
+    assert kto.schema["completion"] == kto.schema["prompt"] == dpo.schema["chosen"]
+
+
+def test_unchecked_language_is_never_wrong_language() -> None:
+    """`lid.model: none`: `generation_language_ok` is None, and the pair is curated on its ratings."""
+    raw = build_raw(
+        [_result("model-wins", [2, 4], language_ok=None), _result("human-wins", [5, 1], language_ok=None)],
+        "r1",
+    )
+    dpo, drops = build_dpo(raw, Curation())
+    assert sorted(dpo["id"]) == ["human-wins", "model-wins"] and drops == {}
 
 
 def test_merge_replaces_retried_rows_and_keeps_the_rest() -> None:
@@ -159,3 +185,27 @@ def test_partial_ratings_never_become_pairs(ratings: list) -> None:
     dpo, drops = build_dpo(build_raw([_result("x", ratings)], "r1"), Curation())
     assert dpo.height == 0
     assert drops == {"not_judged": 1}
+
+
+def test_judge_errors_are_reported_apart_from_judge_failures() -> None:
+    results = [
+        _result("a", [5, 2]),
+        _result("b", [None, None], status="failed", reason="judge_error"),  # the request failed
+        _result("c", [None, None], status="failed", reason="judge_error"),
+        _result("d", [None, None], status="failed", reason="judge_sections"),  # the judgement was unusable
+        _result("e", [None, None], status="failed", reason="swap_judge_rating_count"),
+    ]
+    quality = quality_stats(build_raw(results, "r"), build_dpo(build_raw(results, "r"), Curation())[0])
+    assert quality["judge_failure_rate"] == 0.4  # d and e, of 5 generated answers
+    assert quality["judge_error_rate"] == 0.4  # b and c
+
+
+def test_unchecked_language_gives_no_wrong_language_rate() -> None:
+    results = [_result("a", [5, 2], language_ok=None), _result("b", [2, 4], language_ok=None)]
+    raw = build_raw(results, "r")
+    quality = quality_stats(raw, build_dpo(raw, Curation())[0])
+    assert quality["wrong_language_rate"] is None  # "not checked", never 0 %
+    assert quality["language_checked_rows"] == 0
+    mixed = build_raw([*results, _result("c", [1, 5], language_ok=False)], "r")
+    quality = quality_stats(mixed, build_dpo(mixed, Curation())[0])
+    assert quality["wrong_language_rate"] == 1.0 and quality["language_checked_rows"] == 1

@@ -59,5 +59,5 @@ def test_unreadable_and_missing_files(tmp_path: Path) -> None:
 
 def test_hub_failure_is_a_clear_source_error() -> None:
     # HF_HUB_OFFLINE is set for the tests, so the real loading code fails the way it does offline.
-    with pytest.raises(SourceError, match=r"CohereForAI/aya_dataset@.*cannot load from the Hub"):
+    with pytest.raises(SourceError, match=r"CohereLabs/aya_dataset@.*cannot load from the Hub"):
         read_hub()

@@ -46,24 +46,6 @@ def test_local_repos_load_with_datasets(tmp_path: Path, dutch: LanguageConfig) -
     assert read_local_raw(tmp_path, dutch.raw_repo).height == raw.height
 
 
-def test_cards_carry_metadata_and_counts(tmp_path: Path, dutch: LanguageConfig) -> None:
-    _, _, repos = _repos(dutch)
-    _, curated_dir = write_local(repos, tmp_path)
-    card = datasets.load_dataset_builder(str(curated_dir), "kto").info
-    assert card is not None
-    text = (curated_dir / "README.md").read_text(encoding="utf-8")
-    from huggingface_hub import DatasetCard
-
-    data = DatasetCard(text).data.to_dict()
-    assert data["language"] == ["nl"]
-    assert data["license"] == "apache-2.0"
-    assert {"dpo", "orpo", "kto", "synthetic", "distilabel", "aya"} <= set(data["tags"])
-    assert [c["config_name"] for c in data["configs"]] == ["default", "kto"]
-    assert "3 pairs and 6 KTO rows" in text
-    assert dutch.generation.system_prompt in text
-    assert "| `tie` | 1 |" in text
-
-
 def test_rewrite_replaces_the_old_version_whole(tmp_path: Path, dutch: LanguageConfig) -> None:
     _, _, repos = _repos(dutch)
     write_local(repos, tmp_path)
