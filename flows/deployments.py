@@ -1,8 +1,9 @@
-"""`prefect.yaml`, generated from the language configs: one deployment, one schedule per language.
+"""`prefect.yaml`, generated from the language configs: one deployment per language, with its schedule.
 
-Each language's `schedule` becomes a cron schedule of the `aya-dpo-languages` deployment with that
-language as its parameter (per-schedule parameters), so adding a language file is all it takes to
-schedule it. `dpo-factory deployments --write` regenerates the file; `--check` fails when it is stale;
+Each language gets the deployment `aya-dpo-<code>` of the per-language flow, with that language as its
+parameter, the config's `schedule` as its cron schedule, and a concurrency limit of one: a run that
+outlasts its interval, or a manual dispatch during a scheduled run, waits in the queue instead of
+buying the same rows twice. Adding a language file is all it takes to deploy and schedule it. `dpo-factory deployments --write` regenerates the file; `--check` fails when it is stale;
 `--reslot` first moves every config's cron to the slot derived from its code (`languages/slots.py`).
 A file that cannot be read is reported as that file's problem; the other languages are still rendered.
 """
@@ -20,7 +21,7 @@ from languages.slots import MINUTES_PER_WEEK, cron_at, describe_minute, slot_min
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
-DEPLOYMENT = "aya-dpo-languages"
+FLOW_NAME = "aya-dpo-language"
 WORK_POOL = "dpo-factory"
 PREFECT_VERSION = "3.8.8"
 COVERAGE_DEPLOYMENT = "after-language-runs"
@@ -56,14 +57,27 @@ SCALE_OUT = """
 """
 
 
-def _schedule(config: LanguageConfig) -> dict[str, Any]:
-    if config.schedule is None:
-        raise ValueError(f"{config.code} has no schedule")
+def deployment_name(code: str) -> str:
+    """The deployment of one language: `aya-dpo-nld`, run as `aya-dpo-language/aya-dpo-nld`."""
+    return f"aya-dpo-{code}"
+
+
+def _deployment(config: LanguageConfig) -> dict[str, Any]:
+    schedules = (
+        [{"cron": config.schedule.cron, "timezone": config.schedule.timezone, "active": True}]
+        if config.schedule is not None
+        else []
+    )
     return {
-        "cron": config.schedule.cron,
-        "timezone": config.schedule.timezone,
-        "active": True,
-        "parameters": {"language": config.code},
+        "name": deployment_name(config.code),
+        "description": f"Aya rows in {config.name} to raw, curated DPO and KTO datasets on the Hub.",
+        "entrypoint": "flows/language_flow.py:language_flow",
+        "tags": ["dpo-factory", f"language:{config.code}"],
+        "work_pool": {"name": WORK_POOL, "work_queue_name": "default"},
+        "parameters": {"language": config.code, "source": "hub", "push": True},
+        # One run of a language at a time; a second one waits for the first instead of being dropped.
+        "concurrency_limit": {"limit": 1, "collision_strategy": "ENQUEUE"},
+        "schedules": schedules,
     }
 
 
@@ -81,7 +95,6 @@ def collect(directory: Path = LANGUAGES_DIR) -> tuple[list[LanguageConfig], list
 def render(directory: Path = LANGUAGES_DIR) -> str:
     """The text of `prefect.yaml` for the readable configs in `directory` (`collect` names the rest)."""
     configs, _ = collect(directory)
-    scheduled = [config for config in configs if config.schedule is not None]
     document = {
         "name": "dpo-factory",
         "prefect-version": PREFECT_VERSION,
@@ -95,15 +108,7 @@ def render(directory: Path = LANGUAGES_DIR) -> str:
             }
         ],
         "deployments": [
-            {
-                "name": DEPLOYMENT,
-                "description": "Aya rows of one language to raw, curated DPO and KTO datasets on the Hub.",
-                "entrypoint": "flows/language_flow.py:language_flow",
-                "tags": ["dpo-factory"],
-                "work_pool": {"name": WORK_POOL, "work_queue_name": "default"},
-                "parameters": {"source": "hub", "push": True},
-                "schedules": [_schedule(config) for config in scheduled],
-            },
+            *(_deployment(config) for config in sorted(configs, key=lambda c: c.code)),
             {
                 "name": COVERAGE_DEPLOYMENT,
                 "description": "The coverage report of languages: after every language run, and daily.",
@@ -119,7 +124,7 @@ def render(directory: Path = LANGUAGES_DIR) -> str:
                         "match": {"prefect.resource.id": "prefect.flow-run.*"},
                         "match_related": {
                             "prefect.resource.role": "flow",
-                            "prefect.resource.name": "aya-dpo-language",
+                            "prefect.resource.name": FLOW_NAME,
                         },
                         "expect": ["prefect.flow-run.Completed"],
                     }

@@ -19,10 +19,11 @@ from flows.cli import app
 from flows.deployments import (
     COVERAGE_CRON,
     COVERAGE_DEPLOYMENT,
-    DEPLOYMENT,
+    FLOW_NAME,
     PREFECT_FILE,
     PROJECT_ROOT,
     check,
+    deployment_name,
     render,
 )
 from languages.schema import LANGUAGES_DIR, available_languages, config_paths, load_config_file
@@ -77,10 +78,13 @@ def test_odd_files_are_their_own_problem(tmp_path: Path) -> None:
         f"error: {configs / 'kin.yml'}: config files end in .yaml; rename it to kin.yaml",
     ]
     assert "wrote" in stdout and "without the 3 file problem(s) above" in stdout
-    languages = [
-        s["parameters"]["language"] for s in yaml.safe_load(target.read_text())["deployments"][0]["schedules"]
+    scheduled = [
+        d["parameters"]["language"]
+        for d in yaml.safe_load(target.read_text())["deployments"]
+        if d["name"].startswith("aya-dpo-") and d["schedules"]
     ]
-    assert languages == sorted(set(available_languages(configs)) - {"yor", "yoruba", "nld"})
+    # nld lost its schedule: still deployed (dispatch can run it), not scheduled.
+    assert scheduled == sorted(set(available_languages(configs)) - {"yor", "yoruba", "nld"})
     status, _, stderr = deployments("--check", "--languages-dir", configs, "--prefect-file", target)
     assert status == 1 and len(stderr.splitlines()) == 3 and "out of date" not in stderr
 
@@ -145,7 +149,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         server.wait(timeout=30)
 
 
-def test_deploy_registers_one_schedule_per_language(prefect_api: dict[str, str]) -> None:
+def test_deploy_registers_one_limited_deployment_per_language(prefect_api: dict[str, str]) -> None:
     prefect = shutil.which("prefect")
 
     def cli(*args: str) -> None:
@@ -165,17 +169,26 @@ def test_deploy_registers_one_schedule_per_language(prefect_api: dict[str, str])
         temporary_settings({PREFECT_API_URL: prefect_api["PREFECT_API_URL"]}),
         get_client(sync_client=True) as client,
     ):
-        deployment = client.read_deployment_by_name(f"aya-dpo-language/{DEPLOYMENT}")
-    registered = sorted((s.parameters["language"], s.schedule.cron) for s in deployment.schedules)
+        deployments = {
+            config.code: client.read_deployment_by_name(f"{FLOW_NAME}/{deployment_name(config.code)}")
+            for config in map(load_config_file, config_paths())
+        }
+    registered = sorted(
+        (d.parameters["language"], s.schedule.cron) for d in deployments.values() for s in d.schedules
+    )
     expected = sorted(
         (config.code, config.schedule.cron)
         for config in map(load_config_file, config_paths())
         if config.schedule is not None
     )
     assert registered == expected
+    deployment = deployments["nld"]
     assert all(s.active for s in deployment.schedules)
     assert deployment.work_pool_name == "dpo-factory"
-    assert deployment.parameters == {"source": "hub", "push": True}
+    assert deployment.parameters == {"language": "nld", "source": "hub", "push": True}
+    # One run per language at a time: a second one waits in the queue.
+    assert deployment.global_concurrency_limit.limit == 1
+    assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
     assert deployment.pull_steps[0]["prefect.deployments.steps.git_clone"]["branch"] == "main"
 
     with (
