@@ -190,10 +190,12 @@ class OpenAIServer:
                     if server.latency:
                         time.sleep(server.latency())
                     reply = server.answer(kind, user, messages, body.get("model", ""))
-                    self._send(reply, body.get("model", ""))
                 finally:
                     with server.log.lock:
                         server.log.in_flight -= 1
+                # Counted out before the reply goes: a client that has its answer may send the next
+                # request at once, which must not find this one still counted in flight.
+                self._send(reply, body.get("model", ""))
 
             def _send(self, reply: Reply, model: str) -> None:
                 if reply.status != 200:

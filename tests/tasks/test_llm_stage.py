@@ -271,6 +271,7 @@ def test_rows_are_judged_while_answers_still_arrive(sample: pl.DataFrame, tmp_pa
     assert [r["id"] for r in results] == [r["id"] for r in rows]
     assert all(r["status"] == "judged" for r in results)
     assert events.count("row") == len(rows)  # one on_row call per row
+    assert server.log.max_in_flight <= concurrency
 
     answers = finished = in_flight = most_in_flight = 0
     finished_at_half = None
