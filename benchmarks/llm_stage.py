@@ -6,8 +6,12 @@ through a distilabel `Pipeline` shaped like the community recipe (load, TextGene
 human answer, UltraFeedback, FormatTextGenerationDPO) at two input batch sizes; our stage is then run
 at the Pipeline's measured peak of requests in flight, for a like-for-like ratio.
 
-    uv run python -m benchmarks.llm_stage            # the full table (make bench)
-    uv run python -m benchmarks.llm_stage --quick    # fewer rows, for a smoke run
+Streaming: 400 rows at C = 16, counting events as they happen: rows judged when half the answers are
+back, and the time from the stage's start (pre-flight probe included) to the first judged row.
+
+    uv run python -m benchmarks.llm_stage                    # the full table (make bench)
+    uv run python -m benchmarks.llm_stage --quick            # fewer rows, for a smoke run
+    uv run python -m benchmarks.llm_stage --streaming-only   # only the streaming figures
 """
 
 import argparse
@@ -30,6 +34,7 @@ from distilabel.steps import StepInput, step
 
 MEDIAN, SIGMA = 0.100, 0.5
 MEAN_LATENCY = MEDIAN * math.exp(SIGMA**2 / 2)  # of a lognormal: median x e^(sigma^2 / 2)
+STREAM_ROWS, STREAM_CONCURRENCY = 400, 16
 
 
 # The recipe's step that puts the human answer next to the generated one. Module level: distilabel
@@ -74,26 +79,92 @@ def make_rows(count: int) -> list[dict[str, Any]]:
     return rows
 
 
-def time_ours(rows: list[dict[str, Any]], base_url: str, concurrency: int) -> float:
+def _clients(base_url: str, generator_class: type | None = None, judge_class: type | None = None) -> tuple:
     from languages.schema import load_language
     from tasks.generate import Generator
     from tasks.judge import Judge
     from tasks.llm import build_llm, resolve_endpoint
-    from tasks.llm_stage import respond_and_judge
 
     config = load_language("nld")
-    generator = Generator(
+    generator = (generator_class or Generator)(
         build_llm(config.generation, resolve_endpoint(config.generation, base_url, "bench"), "generator"),
         config.generation,
     )
-    judge = Judge(
+    judge = (judge_class or Judge)(
         build_llm(config.judge, resolve_endpoint(config.judge, base_url, "bench"), "judge"), config.judge
     )
+    return config, generator, judge
+
+
+def time_ours(rows: list[dict[str, Any]], base_url: str, concurrency: int) -> float:
+    from tasks.llm_stage import respond_and_judge
+
+    config, generator, judge = _clients(base_url)
     started = time.perf_counter()
     results, _ = respond_and_judge(rows, config, generator, judge, concurrency)
     elapsed = time.perf_counter() - started
     assert all(r["status"] == "judged" for r in results), "the benchmark server must not fail"
     return elapsed
+
+
+def streaming(base_url: str, count: int, concurrency: int) -> dict[str, float]:
+    """Rows judged when half the answers are back, and seconds to the first judged row.
+
+    Counted by wrapping the generator's and the judge's calls (one judge call per row: no swap), so
+    the same function measures any version of the stage.
+    """
+    from tasks.generate import Generator
+    from tasks.judge import Judge
+    from tasks.llm_stage import respond_and_judge
+
+    events: list[tuple[float, str]] = []
+
+    class CountingGenerator(Generator):
+        async def generate(self, instruction: str) -> tuple[str | None, dict]:
+            answer = await super().generate(instruction)
+            events.append((time.perf_counter(), "answer"))
+            return answer
+
+    class CountingJudge(Judge):
+        async def judge(self, instruction: str, generations: list[str]) -> tuple[Any, dict]:
+            judgement = await super().judge(instruction, generations)
+            events.append((time.perf_counter(), "judged"))
+            return judgement
+
+    config, generator, judge = _clients(base_url, CountingGenerator, CountingJudge)
+    assert not config.judge.swap, "one judge call per row"
+    started = time.perf_counter()
+    results, _ = respond_and_judge(make_rows(count), config, generator, judge, concurrency)
+    elapsed = time.perf_counter() - started
+    assert all(r["status"] == "judged" for r in results), "the benchmark server must not fail"
+    answers = judged = 0
+    judged_at_half = None
+    for _, kind in events:
+        answers += kind == "answer"
+        judged += kind == "judged"
+        if answers == count // 2 and judged_at_half is None:
+            judged_at_half = judged
+    first_judged = min(at for at, kind in events if kind == "judged") - started
+    return {"judged_at_half_answers": judged_at_half, "first_judged_s": first_judged, "seconds": elapsed}
+
+
+def print_streaming(base_url: str, repeats: int) -> dict[str, Any]:
+    """The streaming figures, median of `repeats` runs."""
+    runs = [streaming(base_url, STREAM_ROWS, STREAM_CONCURRENCY) for _ in range(repeats)]
+    figures = {
+        "rows": STREAM_ROWS,
+        "C": STREAM_CONCURRENCY,
+        "judged_at_half_answers": statistics.median(r["judged_at_half_answers"] for r in runs),
+        "first_judged_s": statistics.median(r["first_judged_s"] for r in runs),
+        "seconds": statistics.median(r["seconds"] for r in runs),
+    }
+    print(
+        f"\nstreaming, {STREAM_ROWS} rows at C = {STREAM_CONCURRENCY} (median of {repeats}): "
+        f"{figures['judged_at_half_answers']:.0f} rows judged when {STREAM_ROWS // 2} answers were back "
+        f"(criterion: >= {STREAM_ROWS // 2 - 3 * STREAM_CONCURRENCY}), first judged row after "
+        f"{figures['first_judged_s']:.2f} s, all {STREAM_ROWS} in {figures['seconds']:.2f} s"
+    )
+    return figures
 
 
 @contextlib.contextmanager
@@ -170,6 +241,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="200/400 rows, one timing each: a smoke run")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--streaming-only", action="store_true", help="only the streaming figures")
     args = parser.parse_args()
     small, large, repeats = (200, 400, 1) if args.quick else (200, 1_000, 3)
 
@@ -185,6 +257,9 @@ def main() -> None:
         "recipe": [],
     }
     try:
+        if args.streaming_only:
+            print_streaming(base_url, 1 if args.quick else 3)
+            return
         print(
             f"latency lognormal(median {MEDIAN * 1000:.0f} ms, sigma {SIGMA}), mean {MEAN_LATENCY * 1000:.1f} ms"
         )
@@ -195,6 +270,7 @@ def main() -> None:
             bound = concurrency / (2 * MEAN_LATENCY)
             results["ours"].append({"C": concurrency, "rows_per_s": rate, "bound": bound, "peak": peak})
             print(f"{concurrency:>5} {rate:>9.1f} {bound:>9.1f} {rate / bound:>7.0%} {peak:>15}")
+        results["streaming"] = print_streaming(base_url, repeats)
 
         print(f"\n{'recipe batch':>12} {'recipe rows/s':>14} {'peak':>6} {'ours at peak':>13} {'ratio':>7}")
         for batch_size in (16, 50):

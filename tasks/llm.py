@@ -224,6 +224,14 @@ class OpenAICompatibleLLM(OpenAILLM):
             output_tokens=[usage.get("completion_tokens", 0)],
         )
 
+    async def probe(self) -> None:
+        """One 1-token chat completion: raises the client's error when the endpoint refuses the model.
+
+        Sent before a stage buys answers, so a bad token or model name costs one token, not a run.
+        """
+        body = {"model": self.model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+        await self._aclient.post("/chat/completions", body=body, cast_to=httpx2.Response)
+
     @property
     def retries(self) -> int:
         return self._requests["retries"]
@@ -247,6 +255,17 @@ def build_llm(endpoint: Endpoint, choice: EndpointChoice, role: str) -> AsyncLLM
         )
     llm.load()
     return llm
+
+
+def probe_key(llm: AsyncLLM) -> tuple[str, str, str] | None:
+    """What tells two clients' endpoints apart: base URL, model and a hash of the key (never the key).
+
+    None for the offline placeholder, which needs no probe.
+    """
+    if not isinstance(llm, OpenAICompatibleLLM):
+        return None
+    key = hashlib.sha256(llm.api_key.get_secret_value().encode()).hexdigest()[:16]
+    return str(llm.base_url), llm.model, key
 
 
 def retries_of(llm: AsyncLLM) -> int:

@@ -3,7 +3,9 @@
 Generation requests get an answer in the language the system prompt asks for; judge requests (the
 UltraFeedback system prompt) get well-formed judgements. `script` hooks let a test return malformed
 judgements, wrong-language answers or HTTP errors for chosen prompts; the server records every request
-and the highest number it had in flight at once.
+and the highest number it had in flight at once. A pre-flight probe (a 1-token request, `max_tokens: 1`)
+is logged apart in `log.probes` and never goes through the script; `model_status` makes the server
+refuse every request, probes included, that names a given model.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class Reply:
     text: str | None = None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    # The `error.message` of a non-200 reply's JSON body, as a real server would write it.
+    error_message: str = "scripted failure"
 
 
 Script = Callable[[str, str, list[dict[str, str]]], Reply | None]
@@ -79,21 +83,32 @@ Script = Callable[[str, str, list[dict[str, str]]], Reply | None]
 @dataclass
 class ServerLog:
     requests: list[dict[str, Any]] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)  # pre-flight probes, not in `requests`
     authorizations: set[str] = field(default_factory=set)
     in_flight: int = 0
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls(self, kind: str | None = None) -> int:
+        """Generation and judge requests (of one kind if given); `calls("probe")` counts the probes."""
+        if kind == "probe":
+            return len(self.probes)
         return sum(1 for r in self.requests if kind is None or r["kind"] == kind)
 
 
 class OpenAIServer:
     """`with OpenAIServer() as server:` starts it on a free port; `server.base_url` ends in /v1."""
 
-    def __init__(self, script: Script | None = None, latency: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        script: Script | None = None,
+        latency: Callable[[], float] | None = None,
+        model_status: dict[str, int] | None = None,
+    ) -> None:
         self.script = script
         self.latency = latency
+        # model -> HTTP status for every request naming that model (401: bad token, 404: unknown model).
+        self.model_status = model_status or {}
         self.log = ServerLog()
         self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -112,7 +127,11 @@ class OpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def answer(self, kind: str, user: str, messages: list[dict[str, str]]) -> Reply:
+    def answer(self, kind: str, user: str, messages: list[dict[str, str]], model: str = "") -> Reply:
+        if model in self.model_status:
+            return Reply(status=self.model_status[model], error_message=f"model {model} refused")
+        if kind == "probe":
+            return Reply("Hi")
         scripted = self.script(kind, user, messages) if self.script else None
         if scripted is not None:
             return scripted
@@ -158,10 +177,12 @@ class OpenAIServer:
                 system = next((m["content"] for m in messages if m["role"] == "system"), "")
                 user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
                 kind = "judge" if JUDGE_MARKER in system else "generate"
+                if body.get("max_tokens") == 1:  # configs allow at least 16: only a probe asks for 1
+                    kind = "probe"
                 with server.log.lock:
                     server.log.in_flight += 1
                     server.log.max_in_flight = max(server.log.max_in_flight, server.log.in_flight)
-                    server.log.requests.append(
+                    (server.log.probes if kind == "probe" else server.log.requests).append(
                         {
                             "kind": kind,
                             "model": body.get("model"),
@@ -174,15 +195,17 @@ class OpenAIServer:
                 try:
                     if server.latency:
                         time.sleep(server.latency())
-                    reply = server.answer(kind, user, messages)
-                    self._send(reply, body.get("model", ""))
+                    reply = server.answer(kind, user, messages, body.get("model", ""))
                 finally:
                     with server.log.lock:
                         server.log.in_flight -= 1
+                # Counted out before the reply goes: a client that has its answer may send the next
+                # request at once, which must not find this one still counted in flight.
+                self._send(reply, body.get("model", ""))
 
             def _send(self, reply: Reply, model: str) -> None:
                 if reply.status != 200:
-                    payload = {"error": {"message": "scripted failure", "type": "server_error"}}
+                    payload = {"error": {"message": reply.error_message, "type": "server_error"}}
                 else:
                     payload = {
                         "id": "chatcmpl-test",

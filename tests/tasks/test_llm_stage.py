@@ -2,32 +2,57 @@
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
 import pytest
 
+import tasks.llm_stage
 from languages.schema import LanguageConfig, load_language
 from tasks.filter import filter_rows
 from tasks.generate import Generator
 from tasks.journal import Journal
 from tasks.judge import Judge
+from tasks.langid import Prediction
 from tasks.llm import PLACEHOLDER_NOTE, build_llm, resolve_endpoint
 from tasks.llm_stage import EndpointError, respond_and_judge
 from tests.openai_server import ENGLISH_ANSWER, OpenAIServer, Reply
 
+SECRET = "sk-proj-leaked-0123456789abcdef"  # what a server's error body might echo back
 
-def _clients(config: LanguageConfig, base_url: str | None, offline: bool = False) -> tuple[Generator, Judge]:
+
+def _clients(
+    config: LanguageConfig,
+    base_url: str | None,
+    offline: bool = False,
+    generator_class: type[Generator] = Generator,
+    judge_model: str = "test-judge",
+) -> tuple[Generator, Judge]:
     # No client retries here: these tests count exactly the requests the stage makes.
     gen_settings = config.generation.model_copy(update={"max_retries": 0})
     judge_settings = config.judge.model_copy(update={"max_retries": 0})
     gen_choice = resolve_endpoint(gen_settings, base_url, "test-generator", offline)
-    judge_choice = resolve_endpoint(judge_settings, base_url, "test-judge", offline)
+    judge_choice = resolve_endpoint(judge_settings, base_url, judge_model, offline)
     return (
-        Generator(build_llm(gen_settings, gen_choice, "generator"), gen_settings),
+        generator_class(build_llm(gen_settings, gen_choice, "generator"), gen_settings),
         Judge(build_llm(judge_settings, judge_choice, "judge"), judge_settings),
     )
+
+
+def _many_rows(sample: pl.DataFrame, count: int) -> list[dict[str, Any]]:
+    """`count` distinct Dutch rows made from the sample's, as the filter stage would emit them."""
+    base = _rows(sample, "nld")
+    return [
+        {
+            **base[i % len(base)],
+            "id": f"many-{i:04d}",
+            "inputs": f"Vraag {i}: {base[i % len(base)]['inputs']}",
+        }
+        for i in range(count)
+    ]
 
 
 def _rows(sample: pl.DataFrame, code: str) -> list[dict[str, Any]]:
@@ -122,6 +147,7 @@ def test_offline_placeholder_says_so(sample: pl.DataFrame, code: str) -> None:
     assert {r["generation_model"] for r in results} == {"offline-placeholder"}
     assert all(r["status"] == "judged" for r in results)
     assert stats.calls["judge"] == len(results)
+    assert stats.probe_calls == 0  # the placeholder needs no probe
 
 
 def _one_failure_per_call(status: int, headers: dict[str, str] | None = None):
@@ -197,7 +223,7 @@ def test_journal_makes_a_rerun_free(sample: pl.DataFrame, tmp_path) -> None:
         again, stats = respond_and_judge(
             rows, config, *_clients(config, server.base_url), 4, Journal(path, "r")
         )
-    assert server.log.calls() == 0
+    assert server.log.calls() == server.log.calls("probe") == 0  # nothing to buy, nothing to probe
     assert stats.resumed_rows == len(rows)
     assert again == first
 
@@ -217,3 +243,177 @@ def test_journaled_answers_are_not_generated_again(sample: pl.DataFrame, tmp_pat
     assert server.log.calls("generate") == len(rows) - 4
     assert server.log.calls("judge") == len(rows)
     assert results[0]["generation"] == "Een eerder gegeven antwoord in het Nederlands."
+
+
+def test_rows_are_judged_while_answers_still_arrive(sample: pl.DataFrame, tmp_path) -> None:
+    """Judge calls go ahead of new generations: with half the answers back, at least half the rows
+    minus 3 x C are finished, and never more than C rows are in flight. Counted, not timed."""
+    config = load_language("nld")
+    rows, concurrency = _many_rows(sample, 120), 8
+    events: list[str] = []
+    journal = Journal(tmp_path / "journal.jsonl", "r")
+
+    class CountingGenerator(Generator):
+        async def generate(self, instruction: str) -> tuple[str | None, dict]:
+            events.append("asked")
+            answer = await super().generate(instruction)
+            events.append("answer")
+            return answer
+
+    def on_row(result: dict[str, Any]) -> None:
+        assert result["id"] in journal.rows  # the hook sees only rows already journaled
+        events.append("row")
+
+    jitter = random.Random(3)
+    with OpenAIServer(latency=lambda: jitter.uniform(0.0, 0.004)) as server:
+        clients = _clients(config, server.base_url, generator_class=CountingGenerator)
+        results, _ = respond_and_judge(rows, config, *clients, concurrency, journal, on_row=on_row)
+    assert [r["id"] for r in results] == [r["id"] for r in rows]
+    assert all(r["status"] == "judged" for r in results)
+    assert events.count("row") == len(rows)  # one on_row call per row
+    assert server.log.max_in_flight <= concurrency
+
+    answers = finished = in_flight = most_in_flight = 0
+    finished_at_half = None
+    for event in events:
+        answers += event == "answer"
+        finished += event == "row"
+        in_flight += (event == "asked") - (event == "row")
+        most_in_flight = max(most_in_flight, in_flight)
+        if answers == len(rows) // 2 and finished_at_half is None:
+            finished_at_half = finished
+    assert finished_at_half >= len(rows) // 2 - 3 * concurrency
+    assert most_in_flight <= concurrency
+
+
+def test_on_row_sees_resumed_rows_too(sample: pl.DataFrame, tmp_path) -> None:
+    config = load_language("nld")
+    rows = _rows(sample, "nld")
+    path = tmp_path / "journal.jsonl"
+    with OpenAIServer() as server:
+        respond_and_judge(rows[:4], config, *_clients(config, server.base_url), 2, Journal(path, "r"))
+    seen: list[str] = []
+    with OpenAIServer() as server:
+        results, stats = respond_and_judge(
+            rows,
+            config,
+            *_clients(config, server.base_url),
+            2,
+            Journal(path, "r"),
+            on_row=lambda r: seen.append(r["id"]),
+        )
+    assert sorted(seen) == sorted(r["id"] for r in rows)
+    assert seen[:4] == [r["id"] for r in rows[:4]]  # resumed rows first
+    assert stats.resumed_rows == 4 and server.log.calls("generate") == len(rows) - 4
+
+
+def test_one_probe_per_distinct_endpoint_before_any_answer(sample: pl.DataFrame) -> None:
+    config = load_language("spa")
+    rows = _rows(sample, "spa")
+    with OpenAIServer() as server:
+        _, stats = respond_and_judge(rows, config, *_clients(config, server.base_url), concurrency=2)
+        probes_done = [p["time"] for p in server.log.probes]
+        assert sorted(p["model"] for p in server.log.probes) == ["test-generator", "test-judge"]
+        assert max(probes_done) <= min(r["time"] for r in server.log.requests)
+    assert stats.probe_calls == 2
+    with OpenAIServer() as server:  # generator and judge on the same model and endpoint: one probe
+        _, stats = respond_and_judge(
+            rows, config, *_clients(config, server.base_url, judge_model="test-generator"), concurrency=2
+        )
+    assert stats.probe_calls == server.log.calls("probe") == 1
+    assert stats.as_dict()["probe_calls"] == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "status", "error", "role"),
+    [
+        ("test-judge", 404, "NotFoundError", "judge"),
+        ("test-generator", 401, "AuthenticationError", "generator"),
+        ("test-judge", 403, "PermissionDeniedError", "judge"),
+    ],
+)
+def test_probe_finds_a_refused_model_before_any_answer_is_bought(
+    sample: pl.DataFrame, model: str, status: int, error: str, role: str
+) -> None:
+    config = load_language("nld")
+    with OpenAIServer(model_status={model: status}) as server:
+        with pytest.raises(EndpointError) as caught:
+            respond_and_judge(_rows(sample, "nld"), config, *_clients(config, server.base_url), concurrency=4)
+        assert server.log.calls() == 0  # not one answer bought: only the two probes
+        assert server.log.calls("probe") == 2
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"the {role} endpoint refused" in message and f"'{model}'" in message
+    assert f"HTTP {status} {error}" in message
+
+
+def test_probe_of_an_unreachable_endpoint_stops_with_one_line(sample: pl.DataFrame) -> None:
+    config = load_language("nld")
+    with OpenAIServer(model_status={"test-judge": 503}) as server:
+        with pytest.raises(EndpointError, match=r"judge endpoint did not answer .* 'test-judge' \(HTTP 503"):
+            respond_and_judge(_rows(sample, "nld"), config, *_clients(config, server.base_url), concurrency=4)
+        assert server.log.calls() == 0
+
+
+def test_a_probe_rejected_for_another_reason_lets_the_rows_speak(sample: pl.DataFrame) -> None:
+    config = load_language("nld")
+    rows = _rows(sample, "nld")
+    with OpenAIServer(model_status={"test-generator": 400}) as server:
+        results, stats = respond_and_judge(rows, config, *_clients(config, server.base_url), concurrency=4)
+    assert {r["failure_detail"] for r in results} == {"HTTP 400 BadRequestError"}
+    assert stats.failures == {"generation_error": len(rows)}
+
+
+def test_refused_judge_mid_stage_stops_buying_at_once(sample: pl.DataFrame) -> None:
+    """The probe passes, then the judge refuses: no worker starts a request after the first refusal,
+    so at most C answers were bought (the old stage bought every row's answer first)."""
+    config = load_language("nld")
+    rows, concurrency = _many_rows(sample, 40), 4
+
+    def script(kind: str, user: str, messages: list) -> Reply | None:
+        return Reply(status=404, error_message=SECRET) if kind == "judge" else None
+
+    jitter = random.Random(5)
+    with OpenAIServer(script, latency=lambda: jitter.uniform(0.0, 0.004)) as server:
+        with pytest.raises(EndpointError, match="the judge endpoint refused .*'test-judge'") as caught:
+            respond_and_judge(rows, config, *_clients(config, server.base_url), concurrency)
+        assert server.log.calls("generate") <= concurrency
+        assert server.log.calls("judge") <= concurrency
+    assert SECRET not in str(caught.value)
+
+
+def test_failure_detail_never_holds_the_error_body(sample: pl.DataFrame) -> None:
+    config = load_language("nld")
+    rows = _rows(sample, "nld")
+
+    def script(kind: str, user: str, messages: list) -> Reply | None:
+        if kind == "generate" and user == rows[0]["inputs"]:
+            return Reply(status=500, error_message=f"upstream said: Authorization: Bearer {SECRET}")
+        if kind == "judge" and rows[1]["inputs"] in user:
+            return Reply(status=400, error_message=f"context too long: {SECRET}")
+        return None
+
+    with OpenAIServer(script) as server:
+        results, stats = respond_and_judge(rows, config, *_clients(config, server.base_url), concurrency=2)
+    assert results[0]["failure_reason"] == "generation_error"
+    assert results[0]["failure_detail"] == "HTTP 500 InternalServerError"
+    assert results[1]["failure_reason"] == "judge_error"
+    assert results[1]["failure_detail"] == "HTTP 400 BadRequestError"
+    assert SECRET not in json.dumps(results, default=str) + json.dumps(stats.as_dict())
+
+
+def test_language_without_a_checking_model_is_not_checked(sample: pl.DataFrame, monkeypatch) -> None:
+    """For `lid.model: none`, identify returns predictions with every field None (the contract):
+    the answer's language is then "not checked", never wrong, and no wrong-language count grows."""
+
+    def unchecked(texts: Sequence[str | None], accepted: Sequence[str], model: str = "none") -> list:
+        return [Prediction(None, None, None) for _ in texts]  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tasks.llm_stage, "identify", unchecked)
+    config = load_language("nld")
+    rows = _rows(sample, "nld")
+    with OpenAIServer(lambda kind, *_: Reply(ENGLISH_ANSWER) if kind == "generate" else None) as server:
+        results, stats = respond_and_judge(rows, config, *_clients(config, server.base_url), concurrency=2)
+    assert all(r["status"] == "judged" for r in results)
+    assert all(r["generation_language_ok"] is None for r in results)
+    assert stats.wrong_language_generations == 0
