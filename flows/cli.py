@@ -88,6 +88,9 @@ def _print_summary(report: dict[str, Any]) -> None:
     table.add_row("rows in", f"{flt['rows_in']:,}")
     dropped = ", ".join(f"{k} {v:,}" for k, v in flt["dropped"].items()) or "none"
     table.add_row("dropped", dropped)
+    examples = _drop_examples(flt.get("examples", {}))
+    if examples:
+        table.add_row("drop examples", examples)
     table.add_row("kept", f"{flt['kept']:,} ({report['already_published']:,} already published)")
     calls = llm["calls"]
     table.add_row(
@@ -124,6 +127,25 @@ def _print_summary(report: dict[str, Any]) -> None:
     written = [_relative(path) for path in report["published"]]
     table.add_row("written", "\n".join(written) or "nothing new: the published datasets are up to date")
     console.print(table)
+
+
+def _drop_examples(examples: dict[str, list[dict[str, Any]]]) -> str:
+    """A line per example dropped row: reason, id, prompt excerpt, and what language ID read."""
+    lines = []
+    for reason, rows in examples.items():
+        for row in rows:
+            line = f"{reason}: {row['id']} {json.dumps(row['prompt'], ensure_ascii=False)}"
+            if "read_as" in row:
+                side = "answer " if reason.startswith("answer") else ""
+                score, accepted = row.get("score"), row.get("accepted_score")
+                line += (
+                    f" ({side}read as {row['read_as']} {score:.2f}" if score is not None else " (not checked"
+                )
+                line += f", accepted labels {accepted:.2f})" if accepted is not None else ")"
+            if row.get("duplicate_of"):
+                line += f" (repeats {row['duplicate_of']})"
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def _relative(path: str) -> str:

@@ -29,7 +29,7 @@ from tasks.judge import Judge
 from tasks.langid import LanguageModelError
 from tasks.llm import CredentialsError, EndpointChoice, build_llm, resolve_endpoint
 from tasks.llm_stage import EndpointError, LLMStats, respond_and_judge
-from tasks.load import SourceError, describe_source, load_aya
+from tasks.load import SourceError, describe_source
 from tasks.publish import (
     PublishError,
     build_curated_repo,
@@ -40,6 +40,7 @@ from tasks.publish import (
     read_local_raw,
     write_local,
 )
+from tasks.split import load_split
 
 
 class NothingToDoError(ValueError):
@@ -57,7 +58,7 @@ USER_ERRORS = (
     NothingToDoError,
 )
 
-load_stage = task(load_aya, name="load", cache_policy=NO_CACHE)
+load_stage = task(load_split, name="load", cache_policy=NO_CACHE)
 filter_stage = task(filter_rows, name="filter", cache_policy=NO_CACHE)
 llm_stage = task(respond_and_judge, name="generate-and-judge", cache_policy=NO_CACHE)
 
@@ -186,7 +187,12 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
         "llm": "offline placeholder (no LLM was called)" if options.offline else generator_choice.base_url,
         "generation_model": generator.model_name,
         "judge_model": judge.model_name,
-        "filter": {"rows_in": filtered.rows_in, "kept": filtered.kept.height, "dropped": filtered.dropped},
+        "filter": {
+            "rows_in": filtered.rows_in,
+            "kept": filtered.kept.height,
+            "dropped": filtered.dropped,
+            "examples": filtered.examples,
+        },
         "already_published": already_published,
         "left_for_next_run": left_for_next_run,
         "processed": len(results),
