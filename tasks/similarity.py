@@ -105,14 +105,18 @@ class _Corpus:
         short = lengths < SHINGLE
         if short.any():
             valid[self.starts[short & (lengths > 0)]] = True
-            hashes[self.starts[short & (lengths > 0)]] = self._short_hashes(np.flatnonzero(short & (lengths > 0)))
+            hashes[self.starts[short & (lengths > 0)]] = self._short_hashes(
+                np.flatnonzero(short & (lengths > 0))
+            )
         return owner[valid], _mix(hashes[valid])
 
     def _short_hashes(self, texts: np.ndarray) -> np.ndarray:
         hashes = np.zeros(len(texts), dtype=np.uint64)
         for offset in range(SHINGLE):
             inside = offset < self.lengths[texts]
-            point = np.where(inside, self.points[np.minimum(self.starts[texts] + offset, len(self.points) - 1)], 0)
+            point = np.where(
+                inside, self.points[np.minimum(self.starts[texts] + offset, len(self.points) - 1)], 0
+            )
             hashes = hashes * np.uint64(_P) + point.astype(np.uint64)
         return hashes
 
@@ -130,7 +134,9 @@ class _Corpus:
         with np.errstate(over="ignore"):
             powers = np.cumprod(np.full(n + 2, _P, dtype=np.uint64))
             powers = np.concatenate([[np.uint64(1)], powers])
-            inverse_powers = np.concatenate([[np.uint64(1)], np.cumprod(np.full(n + 1, inverse, dtype=np.uint64))])
+            inverse_powers = np.concatenate(
+                [[np.uint64(1)], np.cumprod(np.full(n + 1, inverse, dtype=np.uint64))]
+            )
             running = np.zeros(n + 1, dtype=np.uint64)
             np.cumsum(points * inverse_powers[:n], out=running[1:])
             ends = starts + lengths
@@ -247,7 +253,9 @@ def _signatures(owner: np.ndarray, grams: np.ndarray, texts: np.ndarray) -> np.n
     signatures = np.empty((len(texts), PERMUTATIONS), dtype=np.uint32)
     with np.errstate(over="ignore"):
         for column in range(PERMUTATIONS):
-            signatures[:, column] = np.minimum.reduceat(values * multipliers[column] + offsets[column], firsts)
+            signatures[:, column] = np.minimum.reduceat(
+                values * multipliers[column] + offsets[column], firsts
+            )
     return signatures
 
 
