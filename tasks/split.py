@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from languages.schema import LanguageConfig
 from tasks.load import AYA_REVISION, load_aya
 
 ROW = "aya_row"  # position in the source: keeps source order when a language has several codes
@@ -78,3 +79,25 @@ def load_split(source: str) -> AyaSplit:
         _cache.clear()  # hold one source at a time: Aya is the largest thing in memory
         found = _cache[key] = AyaSplit.of(load_aya(source))
     return found
+
+
+def claims(split: AyaSplit, configs: dict[str, LanguageConfig]) -> tuple[list[dict[str, object]], list[str]]:
+    """Each (language name, language_code) of the source with its rows and the config claiming it
+    (None when no config does), and the configs that claim no row of the source.
+
+    A config claims a pair when the code is one of its `aya_language_codes` and, where it lists
+    `aya_language_names`, the name is one of those.
+    """
+    table = split.languages().to_dicts()
+    used: set[str] = set()
+    for entry in table:
+        entry["config"] = None
+        for stem, config in configs.items():
+            names = getattr(config, "aya_language_names", None)
+            if entry["language_code"] in config.aya_language_codes and (
+                not names or entry["language"] in names
+            ):
+                entry["config"] = stem
+                used.add(stem)
+                break
+    return table, [stem for stem in configs if stem not in used]
