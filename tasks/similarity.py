@@ -3,7 +3,7 @@
 Two prompts are near duplicates when their character 5-gram sets (case, punctuation and white space
 folded) have a Jaccard similarity of at least the config's threshold, or when they are typo twins:
 one inserted, deleted, replaced or swapped character apart, with the longer prompt at least
-`TYPO_MIN_CHARS` long and the same digits in both (a changed number is a different question).
+`TYPO_MIN_CHARS` long and the same numbers in both (a changed number is a different question).
 Shingles and hashes are computed column-wise with polars and numpy; MinHash LSH proposes Jaccard
 candidates and every candidate is confirmed with the exact similarity of the 5-gram sets.
 """
@@ -31,6 +31,7 @@ BUCKET_LEADERS = 4
 # (80 permutations: at 0.9 the estimate's standard deviation is 0.034).
 _ESTIMATE_MARGIN = 0.12
 _NOT_WORD = re.compile(r"[^\w\s]+")
+_NUMBER = re.compile(r"\d+")
 _SEED = 20_240_611
 _MASK64 = (1 << 64) - 1
 _P = 0x100000001B3  # odd, so it has an inverse modulo 2**64 (used by the deletion-variant hashes)
@@ -206,20 +207,28 @@ def _shared_key_pairs(texts: np.ndarray, keys: np.ndarray, leaders: int | None =
     return np.stack([unique // width, unique % width], axis=1)
 
 
-def _typo_pairs(corpus: _Corpus, folded: list[str], raw_lengths: np.ndarray) -> list[tuple[int, int]]:
-    """(earlier, later) pairs of texts that are typo twins."""
-    texts, keys = corpus.deletion_keys()
+def _typo_pairs(folded: list[str], raw_lengths: np.ndarray) -> list[tuple[int, int]]:
+    """(earlier, later) pairs of texts that are typo twins.
+
+    Texts are compared without their spaces: a dropped one-letter word ("clima y el" against "clima
+    el") or a letter typed next to an apostrophe is one edit of the text, though two once folded.
+    Numbers are compared as they are written, so "12 3" and "123" stay apart.
+    """
+    squeezed = [text.replace(" ", "") for text in folded]
+    texts, keys = _Corpus(squeezed).deletion_keys()
     found = []
     for earlier, later in _shared_key_pairs(texts, keys).tolist():
         if max(raw_lengths[earlier], raw_lengths[later]) < TYPO_MIN_CHARS:
             continue
-        if _one_typo(folded[earlier], folded[later]) and _digits(folded[earlier]) == _digits(folded[later]):
+        if _one_typo(squeezed[earlier], squeezed[later]) and _numbers(folded[earlier]) == _numbers(
+            folded[later]
+        ):
             found.append((earlier, later))
     return found
 
 
-def _digits(text: str) -> str:
-    return "".join(char for char in text if char.isdigit())
+def _numbers(text: str) -> list[str]:
+    return _NUMBER.findall(text)
 
 
 @cache
@@ -304,7 +313,7 @@ def near_duplicate_sources(
     corpus = _Corpus(folded)
     owner, grams = corpus.grams()
     typo: dict[int, list[int]] = {}
-    for earlier, later in _typo_pairs(corpus, folded, np.asarray(raw_lengths)):
+    for earlier, later in _typo_pairs(folded, np.asarray(raw_lengths)):
         typo.setdefault(later, []).append(earlier)
     empty = [text for text, value in enumerate(folded) if not value]
     for later in empty[1:]:  # empty after folding: identical to the first empty text
