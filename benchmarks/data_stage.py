@@ -1,9 +1,10 @@
 """The data stage at Aya's scale: the filter against fastText alone, and `run --all` against one run.
 
 1. Filter/fastText: the Aya-sized file of `benchmarks/flow_run.py` (202,362 rows made from the
-   sample). fastText alone is one batched `predict` (top 5 labels, as the filter asks) over the
-   Dutch rows' prompts and answers; the filter is `filter_rows` for Dutch on the source already
-   loaded and split. Both are timed in this process, alternately, median of three.
+   sample). fastText alone is one batched `predict` (top label) over all the Dutch rows' prompts
+   and answers; the filter is `filter_rows` for Dutch on the source already loaded and split (it
+   asks fastText for the top 5 labels, of the rows that pass the length checks). Both are timed in
+   this process, alternately, median of three.
 2. `run --all`: an Aya-sized file in which every shipped config has rows (the sample's languages as
    in 1, the others from their own system prompt, reworded per row), then `dpo-factory run nld` and
    `dpo-factory run --all`, both `--offline --limit 1`, each as its own process. Peak memory is the
@@ -44,7 +45,7 @@ def filter_against_fasttext(source: Path) -> tuple[float, float, int]:
     fasttext, filtering = [], []
     for _ in range(3):
         started = time.perf_counter()
-        model.predict(texts, k=5)
+        model.predict(texts)
         fasttext.append(time.perf_counter() - started)
         started = time.perf_counter()
         filter_rows(split, config)

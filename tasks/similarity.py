@@ -182,7 +182,7 @@ def _shared_key_pairs(texts: np.ndarray, keys: np.ndarray, leaders: int | None =
     With `leaders`, only pairs with one of the first `leaders` entries holding the key: entries are
     taken in the order given (a stable sort), so give them in text order for "first texts".
     """
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys, kind="stable" if leaders else "quicksort")
     keys, texts = keys[order], texts[order]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     sizes = np.diff(np.append(starts, len(keys)))
@@ -318,31 +318,41 @@ def near_duplicate_sources(
     empty = [text for text, value in enumerate(folded) if not value]
     for later in empty[1:]:  # empty after folding: identical to the first empty text
         typo.setdefault(later, []).append(empty[0])
-    candidates: dict[int, list[int]] = {}
-    for earlier, later in _jaccard_candidates(owner, grams, len(folded), threshold).tolist():
-        candidates.setdefault(later, []).append(earlier)
+    candidates = _jaccard_candidates(owner, grams, len(folded), threshold)
+    laters = candidates[:, 1]
+    firsts = np.flatnonzero(np.concatenate([[True], laters[1:] != laters[:-1]])) if len(laters) else laters
+    lasts = np.append(firsts[1:], len(laters))
+    spans = dict(zip(laters[firsts].tolist(), zip(firsts.tolist(), lasts.tolist(), strict=True), strict=True))
+    earliers = candidates[:, 0].tolist()
 
     bounds = np.searchsorted(owner, np.arange(len(folded) + 1)).tolist()
     grams_list = grams.tolist()
-    sets: dict[int, frozenset[int]] = {}
+    sets: list[frozenset[int] | None] = [None] * len(folded)
 
-    def similar(earlier: int, later: int) -> bool:
-        a = sets.get(earlier)
-        if a is None:
-            a = sets[earlier] = frozenset(grams_list[bounds[earlier] : bounds[earlier + 1]])
-        b = sets.get(later)
-        if b is None:
-            b = sets[later] = frozenset(grams_list[bounds[later] : bounds[later + 1]])
-        common = len(a & b)
-        return common >= threshold * (len(a) + len(b) - common)
+    def gram_set(text: int) -> frozenset[int]:
+        found = sets[text]
+        if found is None:
+            found = sets[text] = frozenset(grams_list[bounds[text] : bounds[text + 1]])
+        return found
 
     sources: list[int | None] = [None] * len(folded)
-    for later in sorted(typo.keys() | candidates.keys()):
+    for later in sorted(typo.keys() | spans.keys()):
         # Only a text that stays can make a later one a duplicate.
-        source = min((e for e in typo.get(later, ()) if sources[e] is None), default=None)
-        if source is None:
-            kept = (e for e in candidates.get(later, ()) if sources[e] is None)
-            source = next((e for e in kept if similar(e, later)), None)
+        source = None
+        if later in typo:
+            source = min((e for e in typo[later] if sources[e] is None), default=None)
+        if source is None and later in spans:
+            first, last = spans[later]
+            mine = gram_set(later)
+            size = len(mine)
+            for earlier in earliers[first:last]:  # best MinHash estimate first
+                if sources[earlier] is not None:
+                    continue
+                theirs = gram_set(earlier)
+                common = len(mine & theirs)
+                if common >= threshold * (size + len(theirs) - common):
+                    source = earlier
+                    break
         sources[later] = source
     return sources
 

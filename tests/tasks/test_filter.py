@@ -214,3 +214,17 @@ def test_a_split_source_gives_the_same_result(sample: pl.DataFrame, dutch: Langu
         config = load_language(code)
         direct, shared = filter_rows(sample, config), filter_rows(split, config)
         assert direct.kept.equals(shared.kept) and direct.dropped == shared.dropped
+
+
+@pytest.mark.parametrize("code", ["nld", "swh", "hin", "jpn"])
+def test_language_columns_equal_identify(sample: pl.DataFrame, code: str) -> None:
+    # The filter reads languages column-wise for fastText; the numbers must be identify's.
+    from tasks.langid import identify
+
+    config = load_language(code)
+    off = config.model_copy(update={"lid": config.lid.model_copy(update={"threshold": 0.0})})
+    kept = filter_rows(sample, off).kept
+    for side, column in (("prompt", "inputs"), ("answer", "targets")):
+        predictions = identify(kept[column].to_list(), config.lid.labels, config.lid.model)
+        assert kept[f"{side}_language"].to_list() == [p.label for p in predictions]
+        assert kept[f"{side}_language_score"].to_list() == [p.accepted_score for p in predictions]
