@@ -35,4 +35,6 @@ bench: setup
 	$(UV) run python -m benchmarks.llm_stage --json benchmarks/llm_stage.json
 	$(UV) run python -m benchmarks.incremental
 	$(UV) run python -m benchmarks.flow_run
+	$(UV) run python -m benchmarks.data_stage
+	$(UV) run python -m benchmarks.near_duplicates
 	HF_HUB_OFFLINE=1 $(UV) run python -m benchmarks.reliability

@@ -118,6 +118,9 @@ def _print_summary(report: dict[str, Any]) -> None:
     table.add_row("rows in", f"{flt['rows_in']:,}")
     dropped = ", ".join(f"{k} {v:,}" for k, v in flt["dropped"].items()) or "none"
     table.add_row("dropped", dropped)
+    examples = _drop_examples(flt.get("examples", {}))
+    if examples:
+        table.add_row("drop examples", examples)
     gave_up = f", {report['gave_up']:,} given up (--retry-failed)" if report.get("gave_up") else ""
     table.add_row("kept", f"{flt['kept']:,} ({report['already_published']:,} already published{gave_up})")
     calls = llm["calls"]
@@ -165,6 +168,25 @@ def _print_summary(report: dict[str, Any]) -> None:
     written = [_relative(path) for path in report["published"]]
     table.add_row("written", "\n".join(written) or "nothing changed: the published datasets are up to date")
     console.print(table)
+
+
+def _drop_examples(examples: dict[str, list[dict[str, Any]]]) -> str:
+    """A line per example dropped row: reason, id, prompt excerpt, and what language ID read."""
+    lines = []
+    for reason, rows in examples.items():
+        for row in rows:
+            line = f"{reason}: {row['id']} {json.dumps(row['prompt'], ensure_ascii=False)}"
+            if "read_as" in row:
+                side = "answer " if reason.startswith("answer") else ""
+                score, accepted = row.get("score"), row.get("accepted_score")
+                line += (
+                    f" ({side}read as {row['read_as']} {score:.2f}" if score is not None else " (not checked"
+                )
+                line += f", accepted labels {accepted:.2f})" if accepted is not None else ")"
+            if row.get("duplicate_of"):
+                line += f" (repeats {row['duplicate_of']})"
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def _relative(path: str) -> str:
@@ -422,6 +444,126 @@ def deployments(
         console.print(f"{_relative(str(target))} matches {_relative(str(languages_dir))}")
     if problems:
         raise typer.Exit(1)
+
+
+def _read_configs(directory: Path) -> dict[str, Any]:
+    """Every valid config in `directory` by stem; an invalid one is reported on one line and skipped."""
+    from languages.schema import load_config_file
+
+    configs = {}
+    for path in config_paths(directory):
+        try:
+            configs[path.stem] = load_config_file(path)
+        except ConfigError as exc:
+            errors.print(f"skipped: {exc}", markup=False, highlight=False)
+    return configs
+
+
+@app.command("languages")
+def list_languages(
+    source: Annotated[
+        str, typer.Option(help="hub, sample, or a parquet/jsonl path with Aya's columns.")
+    ] = "hub",
+    languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    scaffold_missing: Annotated[
+        bool,
+        typer.Option("--scaffold", help="Scaffold a config (as new-language does) for every unclaimed code."),
+    ] = False,
+) -> None:
+    """Every (language name, language_code) in the source with row counts and the config claiming it."""
+    from tasks.load import SourceError
+    from tasks.split import claims, load_split
+
+    try:
+        split = load_split(source)
+    except SourceError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    table, idle = claims(split, _read_configs(languages_dir))
+    unclaimed = [entry for entry in table if entry["config"] is None]
+    if as_json:
+        document = {"languages": table, "unclaimed": unclaimed, "configs_without_rows": idle}
+        console.print_json(json.dumps(document, ensure_ascii=False))
+    else:
+        view = Table(title=f"Languages in {source}", title_justify="left")
+        for column, justify in (
+            ("language", "left"),
+            ("code", "left"),
+            ("rows", "right"),
+            ("config", "left"),
+        ):
+            view.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for entry in table:
+            claimed = entry["config"] or "[yellow]unclaimed[/yellow]"
+            view.add_row(str(entry["language"]), str(entry["language_code"]), f"{entry['rows']:,}", claimed)
+        console.print(view)
+        console.print(
+            f"{len(table) - len(unclaimed)} claimed, {len(unclaimed)} unclaimed"
+            + (f"; configs matching no row: {', '.join(idle)}" if idle else ""),
+            markup=False,
+            highlight=False,
+        )
+    if scaffold_missing:
+        _scaffold_unclaimed(unclaimed, languages_dir)
+
+
+def _scaffold_unclaimed(unclaimed: list[dict[str, Any]], directory: Path) -> None:
+    """One `new-language` per unclaimed Aya code; a code that cannot be scaffolded is one error line."""
+    from languages.scaffold import scaffold
+
+    failed = False
+    for code in dict.fromkeys(str(entry["language_code"]) for entry in unclaimed):
+        try:
+            path, _ = scaffold(code, directory)
+        except ConfigError as exc:
+            failed = True
+            errors.print(f"error: {code}: {exc}", markup=False, highlight=False)
+            continue
+        console.print(f"wrote {_relative(str(path))}", markup=False, highlight=False)
+    if unclaimed:
+        console.print(
+            "next: write each new config's system prompt in its language, then dpo-factory validate",
+            markup=False,
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def dispatch(
+    languages: Annotated[
+        list[str] | None, typer.Argument(help="Config stems, e.g. nld swh.", show_default=False)
+    ] = None,
+    all_languages: Annotated[bool, typer.Option("--all", help="Every language in languages/.")] = False,
+    languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
+) -> None:
+    """Trigger the deployed per-language flow for each language on the work pool; does not wait."""
+    _configure_logging(verbose=False)
+    configured = available_languages(languages_dir)
+    chosen = configured if all_languages else list(languages or [])
+    if not chosen:
+        errors.print("error: name at least one language (e.g. `dpo-factory dispatch nld`) or pass --all")
+        raise typer.Exit(2)
+    unknown = [code for code in chosen if code not in configured]
+    if unknown:
+        errors.print(
+            f"error: unknown language(s) {', '.join(unknown)}; configured in {languages_dir}: "
+            f"{', '.join(configured) or 'none'}",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    from flows.deployments import DEPLOYMENT
+    from flows.dispatch import DispatchError, trigger
+
+    try:
+        for code, flow_run in trigger(f"aya-dpo-language/{DEPLOYMENT}", chosen):
+            console.print(f"{code}: flow run {flow_run.name} ({flow_run.id})", markup=False, highlight=False)
+    except DispatchError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _is_user_error(state: object) -> bool:

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 from pydantic import ValidationError
 
-from flows.language_flow import USER_ERRORS, load_stage, publish_stage
+from flows.language_flow import USER_ERRORS, publish_stage
 from languages.schema import (
     LANGUAGES_DIR,
     ConfigError,
@@ -34,9 +34,12 @@ from tasks.dashboard import (
     markdown_table,
     summary_line,
 )
+from tasks.load import load_aya
 from tasks.publish import Destination, check_push_access, hub_api, push_space, read_hub_file, read_local_file
 
-COVERAGE_REPO = "dpo-language-coverage"  # the dataset and the Space that shows its dashboard
+COVERAGE_REPO = "dpo-language-coverage"
+load_stage = task(load_aya, name="load", cache_policy=NO_CACHE)
+# the dataset and the Space that shows its dashboard
 space_stage = task(push_space, name="publish-space", cache_policy=NO_CACHE)
 
 

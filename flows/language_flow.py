@@ -31,8 +31,9 @@ from tasks.judge import Judge
 from tasks.langid import LanguageModelError
 from tasks.llm import CredentialsError, EndpointChoice, build_llm, resolve_endpoint
 from tasks.llm_stage import EndpointError, LLMStats, respond_and_judge
-from tasks.load import SourceError, describe_source, load_aya
+from tasks.load import SourceError, describe_source
 from tasks.publish import Destination, HubUnavailableError, PublishError, check_push_access, run_lock
+from tasks.split import load_split
 from tasks.status import STATUS_GAVE_UP, STATUS_JUDGED
 
 
@@ -51,7 +52,7 @@ USER_ERRORS = (
     NothingToDoError,
 )
 
-load_stage = task(load_aya, name="load", cache_policy=NO_CACHE)
+load_stage = task(load_split, name="load", cache_policy=NO_CACHE)
 filter_stage = task(filter_rows, name="filter", cache_policy=NO_CACHE)
 llm_stage = task(respond_and_judge, name="generate-and-judge", cache_policy=NO_CACHE)
 # A scheduled run with a real endpoint takes hours; one that takes longer than this is stuck.
@@ -266,6 +267,7 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
                 "rows_in": filtered.rows_in,
                 "kept": filtered.kept.height,
                 "dropped": filtered.dropped,
+                "examples": filtered.examples,
             },
             "already_published": plan.already_published,
             "gave_up": plan.gave_up,

@@ -111,3 +111,120 @@ def test_several_aya_codes_for_one_language(dutch: LanguageConfig) -> None:
     other_q = "Hoe lang duurt het om met de trein van Amsterdam naar Groningen te reizen?"
     result = filter_rows(_aya([(GOOD_Q, GOOD_A, "vls"), (other_q, GOOD_A, "nld")]), both)
     assert result.kept.height == 2
+
+
+ENGLISH_A = "Because much of the country lies below sea level, and without dikes it would flood."
+
+
+def test_a_wrong_language_twin_does_not_shadow_a_good_row(dutch: LanguageConfig) -> None:
+    # Prompt X answered in English first, then in Dutch: the Dutch row stays (issue 11, point 6).
+    result = filter_rows(_aya([(GOOD_Q, ENGLISH_A, "nld"), (GOOD_Q, GOOD_A, "nld")]), dutch)
+    assert result.dropped == {"answer_wrong_language": 1}
+    assert result.kept["targets"].to_list() == [GOOD_A]
+
+
+def test_duplicates_are_judged_among_rows_that_passed_everything_else(dutch: LanguageConfig) -> None:
+    typo = GOOD_Q.replace("belangrijk", "belangrjk")
+    rows = [(GOOD_Q, ENGLISH_A, "nld"), (typo, GOOD_A, "nld"), (GOOD_Q, GOOD_A, "nld")]
+    result = filter_rows(_aya(rows), dutch)
+    # The English-answered row is gone before duplicates are looked for, so the typo twin is the
+    # first of its group and stays; the exact prompt after it is its near duplicate.
+    assert result.dropped == {"answer_wrong_language": 1, "near_duplicate_prompt": 1}
+    assert result.kept["inputs"].to_list() == [typo]
+
+
+def test_examples_show_what_was_dropped_and_why(dutch: LanguageConfig) -> None:
+    english_q = "Why are the dikes in the Netherlands so important to the country?"
+    rows = [
+        (english_q, GOOD_A, "nld"),
+        (GOOD_Q, GOOD_A, "nld"),
+        (GOOD_Q + "!", GOOD_A, "nld"),
+        (GOOD_Q, GOOD_A, "deu"),
+    ]
+    result = filter_rows(_aya(rows), dutch)
+    assert result.rows_in == result.kept.height + sum(result.dropped.values())
+    (wrong,) = result.examples["prompt_wrong_language"]
+    assert wrong["prompt"] == english_q and wrong["read_as"] == "en"
+    assert wrong["score"] > 0.8 and wrong["accepted_score"] < dutch.lid.threshold
+    (near,) = result.examples["near_duplicate_prompt"]
+    assert near["duplicate_of"] == result.kept["id"].item()
+    (other,) = result.examples["other_language_code"]
+    assert other["language_code"] == "deu" and other["id"] == stable_id("deu", GOOD_Q.lower(), GOOD_A.lower())
+
+
+def test_examples_are_few_and_short(sample: pl.DataFrame, dutch: LanguageConfig) -> None:
+    result = filter_rows(sample, dutch)
+    assert set(result.examples) == set(result.dropped)
+    for reason, rows in result.examples.items():
+        assert 1 <= len(rows) <= min(3, result.dropped[reason])
+        assert all(len(row["prompt"]) <= 80 for row in rows)
+
+
+def test_dropped_ids_name_the_reason_and_never_a_kept_row(
+    sample: pl.DataFrame, dutch: LanguageConfig
+) -> None:
+    result = filter_rows(sample, dutch)
+    kept = set(result.kept["id"])
+    assert not kept & set(result.dropped_ids)
+    # Every dropped Dutch row has an id with its reason, except exact copies of a kept row.
+    assert sorted(set(result.dropped_ids.values())) == sorted(set(result.dropped) - {"other_language_code"})
+    english = stable_id(
+        "nld",
+        "what is the tallest mountain in the netherlands and how high is it?",
+        sample.filter(pl.col("inputs").str.starts_with("What is the tallest"))["targets"].item().lower(),
+    )
+    assert result.dropped_ids[english] == "prompt_wrong_language"
+
+
+def test_language_names_narrow_a_shared_code(dutch: LanguageConfig) -> None:
+    # Contract: `aya_language_names` keeps only rows with one of these names; others are other rows.
+    other_q = "Hoe lang duurt het om met de trein van Amsterdam naar Groningen te reizen?"
+    frame = _aya([(GOOD_Q, GOOD_A, "nld"), (other_q, GOOD_A, "nld")])
+    frame = frame.with_columns(language=pl.Series(["Dutch", "Flemish"]))
+    named = dutch.model_copy(update={"aya_language_names": ["Dutch"]})
+    result = filter_rows(frame, named)
+    assert result.dropped == {"other_language_code": 1} and result.kept.height == 1
+    assert list(result.dropped_ids.values()) == ["other_language_code"]
+    assert filter_rows(frame, dutch).kept.height == 2
+
+
+def test_no_language_model_drops_nothing_for_language(dutch: LanguageConfig) -> None:
+    # Contract: `lid.model: none` checks nothing: language columns are null, no wrong-language drop.
+    unchecked = dutch.model_copy(update={"lid": dutch.lid.model_copy(update={"model": "none", "labels": []})})
+    english_q = "Why are the dikes in the Netherlands so important to the country?"
+    result = filter_rows(_aya([(english_q, ENGLISH_A, "nld")]), unchecked)
+    assert result.dropped == {} and result.kept.height == 1
+    row = result.kept.row(0, named=True)
+    assert row["prompt_language"] is None and row["answer_language_score"] is None
+
+
+def test_kept_columns_are_unchanged(sample: pl.DataFrame, dutch: LanguageConfig) -> None:
+    kept = filter_rows(sample, dutch).kept
+    assert kept.columns == [
+        "id", "inputs", "targets", "language", "language_code", "annotation_type", "user_id",
+        "prompt_language", "prompt_language_score", "answer_language", "answer_language_score",
+    ]  # fmt: skip
+
+
+def test_a_split_source_gives_the_same_result(sample: pl.DataFrame, dutch: LanguageConfig) -> None:
+    from tasks.split import AyaSplit
+
+    split = AyaSplit.of(sample)
+    for code in ("nld", "spa", "jpn"):
+        config = load_language(code)
+        direct, shared = filter_rows(sample, config), filter_rows(split, config)
+        assert direct.kept.equals(shared.kept) and direct.dropped == shared.dropped
+
+
+@pytest.mark.parametrize("code", ["nld", "swh", "hin", "jpn"])
+def test_language_columns_equal_identify(sample: pl.DataFrame, code: str) -> None:
+    # The filter reads languages column-wise for fastText; the numbers must be identify's.
+    from tasks.langid import identify
+
+    config = load_language(code)
+    off = config.model_copy(update={"lid": config.lid.model_copy(update={"threshold": 0.0})})
+    kept = filter_rows(sample, off).kept
+    for side, column in (("prompt", "inputs"), ("answer", "targets")):
+        predictions = identify(kept[column].to_list(), config.lid.labels, config.lid.model)
+        assert kept[f"{side}_language"].to_list() == [p.label for p in predictions]
+        assert kept[f"{side}_language_score"].to_list() == [p.accepted_score for p in predictions]

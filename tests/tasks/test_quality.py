@@ -12,7 +12,7 @@ from tasks.generate import Generator
 from tasks.judge import Judge
 from tasks.llm import build_llm, resolve_endpoint
 from tasks.llm_stage import respond_and_judge
-from tasks.similarity import near_duplicates, similarity
+from tasks.similarity import near_duplicate_sources, near_duplicates, shingles, similarity
 from tests.openai_server import OpenAIServer, Reply, well_formed_judgement
 from tests.tasks.test_format import _result
 
@@ -125,3 +125,126 @@ def test_quality_stats_match_hand_counts() -> None:
     assert quality["human_won_share"] == 0.5  # pairs a (human) and b (model)
     assert quality["mean_margin"] == 2.5
     assert quality["position_consistency"] is None  # swap judging is off
+
+
+TYPO_BASE = [
+    "Wat is het verschil tussen een rivier en een kanaal in Nederland?",  # 66 characters
+    "Leg uit waarom de lucht overdag blauw is en 's avonds rood kleurt.",
+    "Welke kaas komt oorspronkelijk uit de stad Gouda?",  # 49
+    "Noem drie redenen om vaker de fiets te nemen.",  # 45
+    "Schrijf een kort gedicht over de herfst in Utrecht en de grachten daar.",
+    "Hoe maak je een eenvoudig pannenkoekenbeslag voor vier personen?",
+    "¿Cuál es la diferencia entre el clima y el tiempo atmosférico hoy?",
+    "富士山の高さはどれくらいですか？また、いつ登るのが一番良いですか？山頂からの景色も教えてください。",  # 48
+]
+
+
+def _one_edits(text: str) -> list[str]:
+    """A dropped, an inserted, a replaced and a swapped letter, near the start, middle and end."""
+    edits = []
+    for where in (3, len(text) // 2, len(text) - 4):
+        edits += [
+            text[:where] + text[where + 1 :],
+            text[:where] + "x" + text[where:],
+            text[:where] + ("y" if text[where] != "y" else "z") + text[where + 1 :],
+            text[:where] + text[where + 1] + text[where] + text[where + 2 :],
+        ]
+    return edits
+
+
+@pytest.mark.parametrize("base", TYPO_BASE)
+def test_a_one_character_edit_of_a_40_character_prompt_is_a_near_duplicate(base: str) -> None:
+    assert len(base) >= 40
+    for twin in _one_edits(base):
+        assert near_duplicates([base, twin], 0.9) == [False, True], twin
+
+
+def test_the_issue_case_a_dropped_letter_in_an_80_character_prompt() -> None:
+    prompt = "Kun je uitleggen waarom de dijken in Nederland zo belangrijk zijn voor het hele land?"
+    twin = prompt.replace("belangrijk", "belangrjk")
+    assert 0.85 < similarity(prompt, twin) < 0.9  # under the Jaccard threshold on its own
+    assert near_duplicates([prompt, twin], 0.9) == [False, True]
+
+
+def test_templated_prompts_stay_apart() -> None:
+    countries = ["France", "Spain", "Germany", "Italy", "Portugal", "Poland", "Greece", "Norway", "Sweden",
+                 "Finland", "Denmark", "Austria", "Belgium", "Ireland", "Hungary", "Romania", "Bulgaria",
+                 "Croatia", "Estonia", "Latvia", "Lithuania", "Slovakia", "Slovenia", "Cyprus", "Malta"]  # fmt: skip
+    families = [
+        [f"What is the capital of {country}?" for country in countries],
+        [f"What is the capital city of {country}, and what is it known for?" for country in countries],
+        [f"Wat is de hoofdstad van {land} en hoeveel mensen wonen daar ongeveer?" for land in countries],
+        [
+            f"Please calculate {a} times {b} and show every step of your working."
+            for a, b in [(12, 47), (12, 48), (13, 47), (112, 47), (21, 47), (12, 74), (19, 47), (12, 41)]
+        ],  # fmt: skip
+        [
+            f"Write a short poem about a {animal} for a child who is learning to read."
+            for animal in (
+                "cat",
+                "dog",
+                "horse",
+                "cow",
+                "goat",
+                "sheep",
+                "duck",
+                "goose",
+                "fox",
+                "hare",
+                "owl",
+            )
+        ],
+    ]
+    for family in families:
+        assert not any(near_duplicates(family, 0.9)), family
+    # The price of the typo rule: two names one letter apart in a long template are twins.
+    ireland, iceland = (
+        f"What is the capital city of {c}, and what is it known for?" for c in ("Ireland", "Iceland")
+    )
+    assert near_duplicates([ireland, iceland], 0.9) == [False, True]
+
+
+def test_near_duplicate_results_on_a_fixed_corpus() -> None:
+    corpus = [
+        "Wat is het verschil tussen een rivier en een kanaal?",
+        "wat is het verschil tussen een RIVIER en een kanaal",  # case and punctuation: duplicate of 0
+        "Wat is het verschil tussen een rivier en een knaal?",  # one typo: duplicate of 0
+        "Vraag 2: Wat is het verschil tussen een rivier en een kanaal?",  # Jaccard 0.81: stays
+        "Wat is de hoofdstad van Friesland?",
+        "Wat is de hoofdstad van Groningen?",  # template: stays
+        "Wat is de hoofdstad van Frieslnd?",  # typo, but under 40 characters: stays
+        "Leg in een paar zinnen uit hoe een windmolen water uit een polder wegpompt, en waarom dat nodig was.",
+        "Leg in een paar zinnen uit hoe een windmolen water uit een polder wegpompt en waarom dat nodig was!!",
+        # One word changed (Jaccard 0.88, three edits): a different prompt, stays.
+        "Leg in een paar zinnen uit hoe een windmolen water uit de polder wegpompt, en waarom dat nodig was.",
+        "",
+        "😀😀",  # empty after folding, like the empty text: duplicate of 10
+    ]
+    sources = near_duplicate_sources(corpus, 0.9)
+    assert sources == [None, 0, 0, None, None, None, None, None, 7, None, None, 10]
+    assert similarity(corpus[0], corpus[3]) < 0.9 and similarity(corpus[7], corpus[9]) < 0.9
+
+
+def test_only_a_kept_prompt_makes_a_later_one_a_duplicate() -> None:
+    # A ~ B and B ~ C but A !~ C: B goes, and C stays because the only prompt it is close to is gone.
+    a = "Wat zijn de drie grootste steden van Nederland en hoeveel inwoners hebben ze?"
+    b = a.replace("steden", "stdeen")
+    c = b.replace("grootste", "grotste")
+    assert near_duplicate_sources([a, b, c], 0.99) == [None, 0, None]
+
+
+def test_folding_matches_the_shingles_of_every_script(sample: pl.DataFrame) -> None:
+    from tasks.similarity import SHINGLE, fold
+
+    texts = [t for t in sample["inputs"].to_list() if t] + [
+        "İstanbul'da ΣΟΦΟΣ",
+        "a\u200bb\x1cc",
+        "ﬁne_tuning २०२४",
+    ]
+    for text, folded in zip(texts, fold(pl.Series(texts)).to_list(), strict=True):
+        grams = (
+            {folded[i : i + SHINGLE] for i in range(len(folded) - SHINGLE + 1)}
+            if len(folded) > SHINGLE
+            else {folded} - {""}
+        )
+        assert grams == shingles(text), text

@@ -1,0 +1,137 @@
+"""The data stage at Aya's scale: the filter against fastText alone, and `run --all` against one run.
+
+1. Filter/fastText: the Aya-sized file of `benchmarks/flow_run.py` (202,362 rows made from the
+   sample). fastText alone is one batched `predict` (top label) over all the Dutch rows' prompts
+   and answers; the filter is `filter_rows` for Dutch on the source already loaded and split (it
+   asks fastText for the top 5 labels, of the rows that pass the length checks). Both are timed in
+   this process, alternately, median of three.
+2. `run --all`: an Aya-sized file in which every shipped config has rows (the sample's languages as
+   in 1, the others from their own system prompt, reworded per row), then `dpo-factory run nld` and
+   `dpo-factory run --all`, both `--offline --limit 1`, each as its own process. Peak memory is the
+   largest resident set of those processes.
+
+    uv run python -m benchmarks.data_stage
+"""
+
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks.flow_run import AYA_TRAIN_ROWS, aya_sized
+from languages.schema import config_paths, load_config_file, load_language
+from tasks.filter import filter_rows
+from tasks.langid import load_model
+from tasks.load import load_aya
+from tasks.split import load_split
+
+LANGUAGE = "nld"
+ROWS_PER_OTHER_CONFIG = 2_000
+
+
+def filter_against_fasttext(source: Path) -> tuple[float, float, int]:
+    """Median seconds of the Dutch filter and of fastText alone on the same rows, and those rows."""
+    split = load_split(str(source))
+    config = load_language(LANGUAGE)
+    rows = split.select(config.aya_language_codes)
+    texts = [(text or "").replace("\n", " ") for text in rows["inputs"].to_list() + rows["targets"].to_list()]
+    model = load_model(config.lid.model)
+    filter_rows(split, config)  # warm: the model and polars' first calls
+    fasttext, filtering = [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        model.predict(texts)
+        fasttext.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        filter_rows(split, config)
+        filtering.append(time.perf_counter() - started)
+    return statistics.median(filtering), statistics.median(fasttext), rows.height
+
+
+def every_config(path: Path) -> list[str]:
+    """An Aya-sized file with rows for every shipped config; returns the config stems."""
+    configs = [load_config_file(p) for p in config_paths()]
+    sample = load_aya("sample")
+    present = set(sample["language_code"])
+    extra = []
+    for config in configs:
+        code = config.aya_language_codes[0]
+        if code in present:
+            continue
+        words = config.generation.system_prompt.split()
+        rotated = [
+            " ".join(words[i % len(words) :] + words[: i % len(words)]) for i in range(ROWS_PER_OTHER_CONFIG)
+        ]
+        extra.append(
+            pl.DataFrame(
+                {
+                    "inputs": [f"{i}. {text}" for i, text in enumerate(rotated)],
+                    "targets": [config.generation.system_prompt] * ROWS_PER_OTHER_CONFIG,
+                    "language": [config.name] * ROWS_PER_OTHER_CONFIG,
+                    "language_code": [code] * ROWS_PER_OTHER_CONFIG,
+                    "annotation_type": ["original-annotations"] * ROWS_PER_OTHER_CONFIG,
+                    "user_id": ["bench"] * ROWS_PER_OTHER_CONFIG,
+                }
+            )
+        )
+    base = path.with_suffix(".base.parquet")
+    aya_sized(base)
+    others = pl.concat(extra) if extra else None
+    head = AYA_TRAIN_ROWS - (others.height if others is not None else 0)
+    frame = pl.read_parquet(base).head(head)
+    pl.concat([frame, others] if others is not None else [frame]).write_parquet(path)
+    return [p.stem for p in config_paths()]
+
+
+def timed_run(arguments: list[str], source: Path, out: Path) -> tuple[float, int]:
+    command = [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "run",
+        *arguments,
+        "--source",
+        str(source),
+        "--out",
+        str(out),
+    ]
+    command += ["--offline", "--limit", "1"]
+    log = out.with_suffix(".log")
+    started = time.perf_counter()
+    # To a file, not a pipe: a pipe would also wait for anything the run leaves behind.
+    with log.open("w") as errors:
+        code = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=errors).returncode
+    wall = time.perf_counter() - started
+    if code != 0:
+        lines = log.read_text().strip().splitlines()
+        print(lines[-1] if lines else "run failed", file=sys.stderr)
+    return wall, code
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "aya.parquet"
+        aya_sized(source)
+        filtering, fasttext, rows = filter_against_fasttext(source)
+        print(f"filter for {LANGUAGE}: {rows:,} of {AYA_TRAIN_ROWS:,} rows ({2 * rows:,} texts)")
+        print(
+            f"  fastText alone {fasttext:.2f} s, filter {filtering:.2f} s: ratio {filtering / fasttext:.2f}x"
+        )
+
+        everything = Path(work) / "aya_all.parquet"
+        stems = every_config(everything)
+        one, one_code = timed_run([LANGUAGE], everything, Path(work) / "out_one")
+        every, every_code = timed_run(["--all"], everything, Path(work) / "out_all")
+        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"run --offline --limit 1 on an Aya-sized file with rows for all {len(stems)} configs")
+        print(f"  run {LANGUAGE} {one:.1f} s (exit {one_code}), run --all {every:.1f} s (exit {every_code}):")
+        print(f"  ratio {every / one:.2f}x; peak resident memory {peak_mib:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
