@@ -167,14 +167,16 @@ def _language_id(frame: pl.DataFrame, config: LanguageConfig) -> pl.DataFrame:
             ("language_score", pl.Float64),
         )
     }
+    threshold = config.lid.threshold
     if config.lid.model != "none" and passing.any():
-        where = passing.arg_true()
         for side, column in (("prompt", "inputs"), ("answer", "targets")):
+            where = passing.arg_true()
             read = _read_languages(frame[column].filter(passing), config)
             for part, values in zip(("language", "language_top_score", "language_score"), read, strict=True):
                 name = f"{side}_{part}"
                 columns[name] = columns[name].scatter(where, pl.Series(values, dtype=columns[name].dtype))
-    threshold = config.lid.threshold
+            # An answer is read only when its prompt passed: a row drops for its first failure.
+            passing = passing & (columns["prompt_language_score"] >= threshold).fill_null(False)
     return frame.with_columns(**columns).with_columns(
         drop_reason=pl.when(pl.col("drop_reason").is_not_null())
         .then(pl.col("drop_reason"))

@@ -26,10 +26,10 @@ _MISS_WEIGHT = 0.75
 # A typo twin's longer prompt has at least this many characters (the criterion: 40).
 TYPO_MIN_CHARS = 40
 # Texts of an LSH bucket a later text is compared with: bounds the work in large families.
-BUCKET_LEADERS = 4
+BUCKET_LEADERS = 3
 # Candidates whose MinHash estimate is this far under the threshold are not checked exactly
-# (80 permutations: at 0.9 the estimate's standard deviation is 0.034).
-_ESTIMATE_MARGIN = 0.12
+# (80 permutations: at 0.9 the estimate's standard deviation is 0.034, so 0.08 is 2.4 of them).
+_ESTIMATE_MARGIN = 0.08
 _NOT_WORD = re.compile(r"[^\w\s]+")
 _NUMBER = re.compile(r"\d+")
 _SEED = 20_240_611
@@ -320,9 +320,13 @@ def near_duplicate_sources(
         typo.setdefault(later, []).append(empty[0])
     candidates = _jaccard_candidates(owner, grams, len(folded), threshold)
     laters = candidates[:, 1]
-    firsts = np.flatnonzero(np.concatenate([[True], laters[1:] != laters[:-1]])) if len(laters) else laters
-    lasts = np.append(firsts[1:], len(laters))
-    spans = dict(zip(laters[firsts].tolist(), zip(firsts.tolist(), lasts.tolist(), strict=True), strict=True))
+    spans: dict[int, tuple[int, int]] = {}
+    if len(laters):
+        firsts = np.flatnonzero(np.concatenate([[True], laters[1:] != laters[:-1]]))
+        lasts = np.append(firsts[1:], len(laters))
+        spans = dict(
+            zip(laters[firsts].tolist(), zip(firsts.tolist(), lasts.tolist(), strict=True), strict=True)
+        )
     earliers = candidates[:, 0].tolist()
 
     bounds = np.searchsorted(owner, np.arange(len(folded) + 1)).tolist()
