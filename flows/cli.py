@@ -414,7 +414,7 @@ def deployments(
     languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
     prefect_file: Annotated[Path | None, typer.Option(help="The file to write or check.")] = None,
 ) -> None:
-    """Generate or check prefect.yaml: one scheduled deployment, one schedule per language."""
+    """Generate or check prefect.yaml: one deployment per language, with its schedule."""
     from flows.deployments import PREFECT_FILE, collect, render
     from flows.deployments import check as check_file
     from flows.deployments import reslot as reslot_configs
@@ -555,11 +555,10 @@ def dispatch(
             highlight=False,
         )
         raise typer.Exit(2)
-    from flows.deployments import DEPLOYMENT
     from flows.dispatch import DispatchError, trigger
 
     try:
-        for code, flow_run in trigger(f"aya-dpo-language/{DEPLOYMENT}", chosen):
+        for code, flow_run in trigger(chosen):
             console.print(f"{code}: flow run {flow_run.name} ({flow_run.id})", markup=False, highlight=False)
     except DispatchError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)

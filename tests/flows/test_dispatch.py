@@ -7,7 +7,7 @@ import subprocess
 import sys
 import uuid
 
-from flows.deployments import DEPLOYMENT, PREFECT_FILE, PROJECT_ROOT
+from flows.deployments import FLOW_NAME, PREFECT_FILE, PROJECT_ROOT, deployment_name
 from tests.flows.test_deployments import prefect_api  # noqa: F401 - the real server fixture
 
 
@@ -31,7 +31,7 @@ def test_dispatch_creates_one_flow_run_per_language(prefect_api: dict[str, str])
     missing = _dispatch(prefect_api, "nld")
     assert missing.returncode == 1
     assert missing.stderr.strip() == (
-        f"error: deployment aya-dpo-language/{DEPLOYMENT} not found on {prefect_api['PREFECT_API_URL']}: "
+        f"error: deployment aya-dpo-language/aya-dpo-nld not found on {prefect_api['PREFECT_API_URL']}: "
         "run `prefect deploy --all` first"
     )
 
@@ -49,10 +49,12 @@ def test_dispatch_creates_one_flow_run_per_language(prefect_api: dict[str, str])
         temporary_settings({PREFECT_API_URL: prefect_api["PREFECT_API_URL"]}),
         get_client(sync_client=True) as client,
     ):
-        deployment = client.read_deployment_by_name(f"aya-dpo-language/{DEPLOYMENT}")
+        deployments = [
+            client.read_deployment_by_name(f"{FLOW_NAME}/{deployment_name(c)}") for c in ("nld", "swh")
+        ]
         runs = [client.read_flow_run(run_id) for run_id in run_ids]
     assert [run.parameters["language"] for run in runs] == ["nld", "swh"]
-    assert all(run.deployment_id == deployment.id for run in runs)
+    assert [run.deployment_id for run in runs] == [deployment.id for deployment in deployments]
     # Not waited for: no worker runs here, so they are still waiting for one.
     assert {run.state.type.value for run in runs} == {"SCHEDULED"}
 
