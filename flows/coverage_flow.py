@@ -34,8 +34,9 @@ from tasks.dashboard import (
     markdown_table,
     summary_line,
 )
+from tasks.hub import check_push_access, hub_api, push_space, read_hub_file
 from tasks.load import load_aya
-from tasks.publish import Destination, check_push_access, hub_api, push_space, read_hub_file, read_local_file
+from tasks.publish import Destination, read_local_file
 
 COVERAGE_REPO = "dpo-language-coverage"
 load_stage = task(load_aya, name="load", cache_policy=NO_CACHE)

@@ -21,10 +21,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
-from tasks.cards import RAW_DATA, DatasetRepo, build_curated_repo, build_raw_repo
+from tasks.cards import build_curated_repo, build_raw_repo
 from tasks.filter import FilterResult, filter_rows
 from tasks.format import build_dpo, build_kto, build_raw, mark_excluded, merge_raw, quality_stats
 from tasks.generate import Generator
+from tasks.hub import HubUnavailableError, check_push_access
 from tasks.incremental import DEFAULT_CHECKPOINT_ROWS, Checkpointer, plan_rows
 from tasks.journal import Journal, fingerprint
 from tasks.judge import Judge
@@ -32,7 +33,8 @@ from tasks.langid import LanguageModelError
 from tasks.llm import CredentialsError, EndpointChoice, build_llm, resolve_endpoint
 from tasks.llm_stage import EndpointError, LLMStats, respond_and_judge
 from tasks.load import SourceError, describe_source
-from tasks.publish import Destination, HubUnavailableError, PublishError, check_push_access, run_lock
+from tasks.publish import Destination, PublishError, run_lock
+from tasks.repos import RAW_DATA, DatasetRepo
 from tasks.split import load_split
 from tasks.status import STATUS_GAVE_UP, STATUS_JUDGED
 

@@ -1,35 +1,24 @@
-"""Dataset repos as they are published: Parquet data files with their `dataset_info`, and the cards.
+"""The dataset cards of the raw and curated repos: counts, quality, the recipe, Hub metadata
+(language tags, license) and how to load and train on the data.
 
-Building a repo is kept apart from writing it (`tasks/publish.py`): a repo here is plain bytes in
-memory, so the same content goes to a local folder or to the Hub, and two versions compare by hash.
+Building a repo is kept apart from writing it (`tasks/publish.py`); the data files and the card's
+YAML frame are in `tasks/repos.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-from dataclasses import dataclass, field
 from typing import Any
 
-import datasets
 import langcodes
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
-from datasets.info import DatasetInfosDict
-from huggingface_hub import DatasetCard, DatasetCardData
 
 from languages.schema import LanguageConfig
 from tasks.licenses import DataLicense, data_license
 from tasks.load import AYA_REPO, AYA_REVISION
+from tasks.repos import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
 
-# Folders of each config's Parquet file. File names carry a hash of their content
-# (`train-00000-of-00001-<hash>.parquet`): `datasets` keys its local cache on the card's data-file
-# patterns, so a new version under an unchanged name could be served stale from that cache.
-RAW_DATA = "data"
-DPO_DATA = "default"
-KTO_DATA = "kto"
 TAGS = ["dpo", "orpo", "kto", "synthetic", "distilabel", "aya", "preference", "multilingual"]
+
 
 AYA_CITATION = """@misc{singh2024aya,
   title         = {Aya Dataset: An Open-Access Collection for Multilingual Instruction Tuning},
@@ -39,78 +28,6 @@ AYA_CITATION = """@misc{singh2024aya,
   archivePrefix = {arXiv},
   primaryClass  = {cs.CL}
 }"""
-
-
-@dataclass
-class DatasetRepo:
-    """Everything one dataset repo holds: its id, card text and files (path in repo -> bytes)."""
-
-    repo_id: str
-    card: str
-    files: dict[str, bytes] = field(default_factory=dict)
-
-
-def _plain_arrow_type(kind: pa.DataType) -> pa.DataType:
-    """polars writes large strings and lists; plain ones are what most Parquet readers expect."""
-    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return pa.string()
-    if pa.types.is_large_list(kind) or pa.types.is_list(kind):
-        return pa.list_(_plain_arrow_type(kind.value_type))
-    if pa.types.is_struct(kind):
-        return pa.struct([pa.field(f.name, _plain_arrow_type(f.type)) for f in kind])
-    return kind
-
-
-@dataclass
-class DataFile:
-    """One config's train split as Parquet, with the `dataset_info` the card records for it."""
-
-    path: str
-    content: bytes
-    info: datasets.DatasetInfo
-
-
-def data_file(folder: str, frame: pl.DataFrame) -> DataFile:
-    """`<folder>/train-00000-of-00001-<content hash>.parquet` with plain Arrow types, and its info."""
-    table = frame.to_arrow()
-    table = table.cast(pa.schema([pa.field(f.name, _plain_arrow_type(f.type)) for f in table.schema]))
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    content = buffer.getvalue()
-    path = f"{folder}/train-00000-of-00001-{hashlib.sha256(content).hexdigest()[:12]}.parquet"
-    # Sizes and features in the card are what the Hub shows, and they key `datasets`' local cache to
-    # the content: without them, two versions written to the same folder would share a cache entry.
-    info = datasets.DatasetInfo(
-        features=datasets.Features.from_arrow_schema(table.schema),
-        splits=datasets.SplitDict(
-            {"train": datasets.SplitInfo(name="train", num_bytes=table.nbytes, num_examples=table.num_rows)}
-        ),
-        download_size=len(content),
-        dataset_size=table.nbytes,
-    )
-    return DataFile(path, content, info)
-
-
-def card_text(files: dict[str, DataFile], title: str, body: str, **metadata: Any) -> str:
-    """Card text: YAML metadata (with `configs` and `dataset_info` per config), then the body."""
-    configs = [
-        {"config_name": name, "data_files": [{"split": "train", "path": f.path}]} for name, f in files.items()
-    ]
-    data = DatasetCardData(configs=configs, **metadata)
-    DatasetInfosDict({name: f.info for name, f in files.items()}).to_dataset_card_data(data)
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}").content
-
-
-def size_category(rows: int) -> str:
-    for bound, label in (
-        (1_000, "n<1K"),
-        (10_000, "1K<n<10K"),
-        (100_000, "10K<n<100K"),
-        (1_000_000, "100K<n<1M"),
-    ):
-        if rows < bound:
-            return label
-    return "1M<n<10M"
 
 
 def _counts_table(counts: dict[str, int], header: str) -> str:

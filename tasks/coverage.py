@@ -13,8 +13,9 @@ from typing import Any
 import polars as pl
 
 from languages.schema import LanguageConfig
-from tasks.cards import DPO_DATA, KTO_DATA, RAW_DATA, hub_language, language_checked
+from tasks.cards import hub_language, language_checked
 from tasks.format import quality_stats
+from tasks.repos import DPO_DATA, KTO_DATA, RAW_DATA
 
 Reader = Callable[[str, str], pl.DataFrame | None]  # (repo id, path in repo) -> table or None
 

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 from huggingface_hub import SpaceCard, SpaceCardData
 
-from tasks.cards import DatasetRepo, card_text, data_file, size_category
+from tasks.repos import DatasetRepo, card_text, data_file, size_category
 
 COVERAGE_DATA = "data"
 STATUS_COLOURS = {"curated": "#2e7d32", "configured": "#f9a825", "not configured": "#9e9e9e"}
