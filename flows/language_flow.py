@@ -21,9 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
-from tasks.cards import build_curated_repo, build_raw_repo
-from tasks.filter import FilterResult, filter_rows
-from tasks.format import build_dpo, build_kto, build_raw, mark_excluded, merge_raw, quality_stats
+from tasks.filter import filter_rows
 from tasks.generate import Generator
 from tasks.hub import HubUnavailableError, check_push_access
 from tasks.incremental import DEFAULT_CHECKPOINT_ROWS, Checkpointer, plan_rows
@@ -34,9 +32,10 @@ from tasks.llm import CredentialsError, EndpointChoice, build_llm, resolve_endpo
 from tasks.llm_stage import EndpointError, LLMStats, respond_and_judge
 from tasks.load import SourceError, describe_source
 from tasks.publish import Destination, PublishError, run_lock
-from tasks.repos import RAW_DATA, DatasetRepo
+from tasks.rebuild import LanguageState
+from tasks.repos import RAW_DATA
 from tasks.split import load_split
-from tasks.status import STATUS_GAVE_UP, STATUS_JUDGED
+from tasks.status import STATUS_JUDGED
 
 
 class NothingToDoError(ValueError):
@@ -150,64 +149,6 @@ def _recipes(config: LanguageConfig, generator: EndpointChoice, judge: EndpointC
     return answer, fingerprint(answer, judge.model, judge.offline, config.judge, config.lid)
 
 
-class _Publisher:
-    """Builds raw, curated DPO and KTO from the published raw rows, the run's rows and the current
-    config, and publishes each repo whose content differs from what is published."""
-
-    def __init__(
-        self,
-        config: LanguageConfig,
-        options: RunOptions,
-        destination: Destination,
-        published: pl.DataFrame | None,
-        filtered: FilterResult,
-        run_id: str,
-        run_at: str,
-        generation_recipe: str,
-    ) -> None:
-        self.config, self.options, self.destination, self.published = config, options, destination, published
-        self.filtered, self.run_id, self.run_at = filtered, run_id, run_at
-        self.generation_recipe = generation_recipe
-        self.kept_ids = set(filtered.kept["id"].to_list())
-        self.recipe_file = (Path(options.languages_dir or LANGUAGES_DIR) / f"{config.code}.yaml").read_bytes()
-
-    def build(self, results: list[dict[str, Any]], report: dict[str, Any]) -> tuple[list[DatasetRepo], dict]:
-        """The repos for the published rows plus `results`; `report` gains the dataset counts."""
-        for result in results:
-            if result.get("generation") is not None:
-                result.setdefault("generation_recipe", self.generation_recipe)
-        new = build_raw(results, self.run_id, self.run_at)
-        raw = merge_raw(self.published, new, self.config.max_attempts)
-        raw = mark_excluded(raw, self.kept_ids, self.filtered.dropped_ids)
-        dpo, curation_drops = build_dpo(raw, self.config.curation)
-        kto = build_kto(dpo)
-        statuses = raw["status"].value_counts() if raw.height else None
-        report["datasets"] = {
-            "raw_rows": raw.height,
-            "judged_rows": int((raw["status"] == STATUS_JUDGED).sum()) if raw.height else 0,
-            "gave_up_rows": int((raw["status"] == STATUS_GAVE_UP).sum()) if raw.height else 0,
-            "excluded_rows": int(raw["excluded_reason"].is_not_null().sum()) if raw.height else 0,
-            "statuses": dict(statuses.iter_rows()) if statuses is not None else {},
-            "curated_pairs": dpo.height,
-            "kto_rows": kto.height,
-            "curation_dropped": curation_drops,
-        }
-        report["quality"] = quality_stats(raw, dpo)
-        repos = [
-            build_raw_repo(self.config, raw, report),
-            build_curated_repo(self.config, dpo, kto, curation_drops, report),
-        ]
-        for repo in repos:  # each dataset carries the exact config it was made with
-            repo.files[f"recipe/{self.config.code}.yaml"] = self.recipe_file
-        return repos, report
-
-    def checkpoint(self, results: list[dict[str, Any]], report: dict[str, Any]) -> list[str]:
-        """Publish progress in the middle of the LLM stage (plain call: it runs in a thread)."""
-        repos, _ = self.build(results, dict(report))
-        message = f"dpo-factory run {self.run_id}: {self.config.code}, checkpoint at {len(results)} rows"
-        return self.destination.publish(repos, message)
-
-
 def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     """The whole per-language job; returns the run report (also the `--summary-json` entry)."""
     logger = get_run_logger()
@@ -276,10 +217,15 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
             "left_for_next_run": plan.left_for_next_run,
             "repos": {"raw": config.raw_repo, "curated": config.curated_repo},
         }
-        publisher = _Publisher(
-            config, options, destination, published, filtered, run_id, run_at, generation_recipe
-        )
-        checkpoints = Checkpointer(options.checkpoint_every, lambda rows: publisher.checkpoint(rows, report))
+        recipe_file = (Path(options.languages_dir or LANGUAGES_DIR) / f"{language}.yaml").read_bytes()
+        state = LanguageState(config, published, filtered, run_id, run_at, generation_recipe, recipe_file)
+
+        def checkpoint(rows: list[dict[str, Any]]) -> list[str]:
+            """Progress in the middle of the LLM stage (a plain call: it runs in a thread)."""
+            message = f"dpo-factory run {run_id}: {language}, checkpoint at {len(rows)} rows"
+            return destination.publish(state.repos(rows, dict(report)), message)
+
+        checkpoints = Checkpointer(options.checkpoint_every, checkpoint)
         results, stats = [], LLMStats()
         if plan.todo.height:
             try:
@@ -304,7 +250,7 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
             "failed": sum(r["status"] != STATUS_JUDGED for r in results),
             "checkpoints": checkpoints.published_checkpoints,
         }
-        repos, report = publisher.build(results, report)
+        repos = state.repos(results, report)
         clock.lap("format")
         message = f"dpo-factory run {run_id}: {language}, {len(results)} rows"
         report["published"] = publish_stage(repos, destination, message)
