@@ -196,6 +196,28 @@ def _relative(path: str) -> str:
         return path
 
 
+def _chosen_languages(
+    languages: list[str] | None, all_languages: bool, languages_dir: Path, command: str
+) -> list[str]:
+    """The config stems a command was asked for (`--all`: every one); one error line and exit 2 else."""
+    configured = available_languages(languages_dir)
+    chosen = configured if all_languages else list(languages or [])
+    if not chosen:
+        errors.print(f"error: name at least one language (e.g. `dpo-factory {command} nld`) or pass --all")
+        raise typer.Exit(2)
+    unknown = [code for code in chosen if code not in configured]
+    if unknown:
+        errors.print(
+            f"error: unknown language(s) {', '.join(unknown)}; configured in {languages_dir}: "
+            f"{', '.join(configured) or 'none'}"
+            + "".join(missing_config_hint(code, languages_dir) for code in unknown),
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    return chosen
+
+
 @app.command()
 def run(
     languages: Annotated[
@@ -246,21 +268,7 @@ def run(
     """Run the per-language flow: Aya rows in, raw, curated DPO and KTO datasets out."""
     _configure_logging(verbose)
     _check_namespace(namespace)
-    configured = available_languages(languages_dir)
-    chosen = configured if all_languages else list(languages or [])
-    if not chosen:
-        errors.print("error: name at least one language (e.g. `dpo-factory run nld`) or pass --all")
-        raise typer.Exit(2)
-    unknown = [code for code in chosen if code not in configured]
-    if unknown:
-        errors.print(
-            f"error: unknown language(s) {', '.join(unknown)}; configured in {languages_dir}: "
-            f"{', '.join(configured) or 'none'}"
-            + "".join(missing_config_hint(code, languages_dir) for code in unknown),
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(2)
+    chosen = _chosen_languages(languages, all_languages, languages_dir, "run")
 
     language_flow = _load_flow("flows.language_flow", "language_flow")
 
@@ -541,20 +549,7 @@ def dispatch(
 ) -> None:
     """Trigger the deployed per-language flow for each language on the work pool; does not wait."""
     _configure_logging(verbose=False)
-    configured = available_languages(languages_dir)
-    chosen = configured if all_languages else list(languages or [])
-    if not chosen:
-        errors.print("error: name at least one language (e.g. `dpo-factory dispatch nld`) or pass --all")
-        raise typer.Exit(2)
-    unknown = [code for code in chosen if code not in configured]
-    if unknown:
-        errors.print(
-            f"error: unknown language(s) {', '.join(unknown)}; configured in {languages_dir}: "
-            f"{', '.join(configured) or 'none'}",
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(2)
+    chosen = _chosen_languages(languages, all_languages, languages_dir, "dispatch")
     from flows.dispatch import DispatchError, trigger
 
     try:

@@ -72,25 +72,21 @@ def _hub_hiccup(task: object, task_run: object, state: State) -> bool:
     return False
 
 
-@task(
-    name="published-raw",
-    cache_policy=NO_CACHE,
-    retries=3,
-    retry_delay_seconds=[10, 60, 300],
-    retry_condition_fn=_hub_hiccup,
-)
+# Hub reads and writes are retried on rate limits, server errors and dropped connections only.
+HUB_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [10, 60, 300],
+    "retry_condition_fn": _hub_hiccup,
+}
+
+
+@task(name="published-raw", cache_policy=NO_CACHE, **HUB_RETRIES)
 def published_raw(destination: Destination, repo_id: str) -> pl.DataFrame | None:
     """The raw rows already published: the record of work done by earlier runs."""
     return destination.read(repo_id, RAW_DATA)
 
 
-@task(
-    name="publish",
-    cache_policy=NO_CACHE,
-    retries=3,
-    retry_delay_seconds=[10, 60, 300],
-    retry_condition_fn=_hub_hiccup,
-)
+@task(name="publish", cache_policy=NO_CACHE, **HUB_RETRIES)
 def publish_stage(repos: list, destination: Destination, message: str) -> list[str]:
     """Write or push every repo whose content differs from what is published, one commit per repo."""
     return destination.publish(repos, message)

@@ -145,6 +145,19 @@ def language_tags(config: LanguageConfig) -> list[str]:
     return tags
 
 
+def _closing(license_: DataLicense) -> str:
+    """The license section and the citation that end every card."""
+    return f"""{license_.section}
+## Citation
+
+This dataset is derived from the Aya dataset:
+
+```bibtex
+{AYA_CITATION}
+```
+"""
+
+
 def _models(frame: pl.DataFrame, *columns: str) -> list[str]:
     """The distinct model names in `columns` (the data may span runs with different models)."""
     found = {value for column in columns if column in frame.columns for value in frame[column].drop_nulls()}
@@ -202,15 +215,7 @@ from datasets import load_dataset
 raw = load_dataset("{config.raw_repo}", split="train")
 ```
 
-{license_.section}
-## Citation
-
-This dataset is derived from the Aya dataset:
-
-```bibtex
-{AYA_CITATION}
-```
-"""
+{_closing(license_)}"""
     card = card_text(files, f"Aya {config.name} DPO (raw)", body, **metadata)
     return DatasetRepo(config.raw_repo, card, {f.path: f.content for f in files.values()})
 
@@ -298,14 +303,6 @@ trainer = KTOTrainer(model=model, args=KTOConfig(output_dir="kto"), train_datase
 trainer.train()
 ```
 
-{license_.section}
-## Citation
-
-This dataset is derived from the Aya dataset:
-
-```bibtex
-{AYA_CITATION}
-```
-"""
+{_closing(license_)}"""
     card = card_text(files, f"Aya {config.name} DPO", body, **metadata)
     return DatasetRepo(config.curated_repo, card, {f.path: f.content for f in files.values()})
