@@ -47,6 +47,8 @@ def _configure_logging(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
     # The ephemeral server would try to send usage telemetry; runs must work with no network.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # On a busy machine the temporary server can take longer than Prefect's 20 s to answer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def _start_prefect_server() -> threading.Thread | None:
@@ -55,7 +57,8 @@ def _start_prefect_server() -> threading.Thread | None:
     With no PREFECT_API_URL, Prefect starts a temporary local server at the first flow call and waits
     for it (several seconds); starting it here overlaps that wait with importing distilabel and
     datasets. The thread must be joined before the first flow call. Any failure is left to Prefect,
-    which then starts the server itself as usual.
+    which then starts the server itself as usual; a server that did not come up in time is stopped
+    first, so no orphaned server process outlives the command (and holds its output pipes open).
     """
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
@@ -64,8 +67,12 @@ def _start_prefect_server() -> threading.Thread | None:
     from prefect.server.api.server import SubprocessASGIServer
 
     def start() -> None:
-        with contextlib.suppress(Exception):
-            SubprocessASGIServer().start()
+        server = SubprocessASGIServer()
+        try:
+            server.start()
+        except Exception:
+            with contextlib.suppress(Exception):
+                server.stop()
 
     thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
     thread.start()

@@ -122,7 +122,7 @@ def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
   language; a wrong-language rejected answer is {"allowed" if config.curation.allow_wrong_language_rejected else "dropped"};
   {"both answer orders judged, and only pairs whose preference holds in both kept" if config.judge.swap else "one answer order judged (`judge.swap` is off)"};
   an LLM answer {f"at least {config.curation.max_copy_similarity:.0%} similar to the human one is a near copy and left out" if config.curation.max_copy_similarity is not None else "that copies the human one is not checked for"};
-  prompts {f"at least {config.filters.near_duplicate_threshold:.0%} similar to an earlier one (MinHash LSH, character 5-grams) are dropped" if config.filters.near_duplicate_threshold is not None else "are not checked for near duplicates"}.
+  prompts {f"at least {config.filters.near_duplicate_threshold:.0%} similar to an earlier one (Jaccard of character 5-grams, candidates from MinHash LSH), or one typo away from one (40 characters or more), are dropped" if config.filters.near_duplicate_threshold is not None else "are not checked for near duplicates"}.
 """
 
 

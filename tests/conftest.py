@@ -8,6 +8,8 @@ import tempfile
 # Set before anything imports prefect or huggingface_hub: they read these at import time.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="dpo-factory-prefect-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# The machine may be busy: give the temporary Prefect server time to answer.
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.pop("PREFECT_API_URL", None)
