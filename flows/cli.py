@@ -91,21 +91,12 @@ def _load_flow(module: str, name: str) -> Any:
 def _check_namespace(namespace: str | None) -> None:
     """`--namespace` is checked like the config field (`model_copy` on a config would not check it):
     one line and exit code 2 on a bad value, before anything runs or is written."""
-    if namespace is None:
-        return
-    from pydantic import ValidationError
+    from languages.schema import namespace_problem
 
-    from languages.schema import Publish
-
-    try:
-        Publish(namespace=namespace)
-    except ValidationError as exc:
-        errors.print(
-            f"error: --namespace '{namespace}' is not a valid Hub namespace: {exc.errors()[0]['msg']}",
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(2) from None
+    problem = namespace_problem(namespace) if namespace is not None else None
+    if problem:
+        errors.print(f"error: {problem}", markup=False, highlight=False)
+        raise typer.Exit(2)
 
 
 def _report_failure(state: object, verbose: bool, language: str | None = None) -> None:

@@ -15,7 +15,6 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
-from pydantic import ValidationError
 
 from flows.language_flow import USER_ERRORS, publish_stage
 from languages.schema import (
@@ -25,6 +24,7 @@ from languages.schema import (
     Publish,
     config_paths,
     load_config_file,
+    namespace_problem,
 )
 from tasks.coverage import build_coverage, count_hub_preference_datasets
 from tasks.dashboard import (
@@ -65,12 +65,9 @@ def coverage_destination(
     The namespace is `--namespace` or the one the configs publish to. The report counts every
     language's data, so it is private unless `--public` or every config publishes publicly.
     """
-    if namespace is not None:
-        try:
-            Publish(namespace=namespace)
-        except ValidationError as exc:
-            reason = exc.errors()[0]["msg"]
-            raise ConfigError(f"--namespace '{namespace}' is not a valid Hub namespace: {reason}") from None
+    problem = namespace_problem(namespace) if namespace is not None else None
+    if problem:
+        raise ConfigError(problem)
     namespaces = sorted({config.publish.namespace for config in configs}) or [Publish().namespace]
     if namespace is None and len(namespaces) > 1:
         raise ConfigError(

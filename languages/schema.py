@@ -213,6 +213,15 @@ class Schedule(_Strict):
         return CRON_ALIASES.get(self.cron, self.cron)
 
 
+def namespace_problem(namespace: str) -> str | None:
+    """Why `namespace` (from `--namespace` or a flow parameter) is not a valid Hub namespace, or None."""
+    try:
+        Publish(namespace=namespace)
+    except ValidationError as exc:
+        return f"--namespace '{namespace}' is not a valid Hub namespace: {exc.errors()[0]['msg']}"
+    return None
+
+
 class LanguageConfig(_Strict):
     """One language: which Aya rows belong to it and how to turn them into preference data."""
 
@@ -235,9 +244,15 @@ class LanguageConfig(_Strict):
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
 
     def published_as(self, namespace: str | None = None, public: bool = False) -> LanguageConfig:
-        """This config with the command line's `--namespace` and `--public` applied."""
+        """This config with the command line's `--namespace` and `--public` applied.
+
+        `model_copy` does not validate, so the namespace is checked here, like the config field.
+        """
         update: dict[str, object] = {}
         if namespace:
+            problem = namespace_problem(namespace)
+            if problem:
+                raise ConfigError(problem)
             update["namespace"] = namespace
         if public:
             update["private"] = False
