@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,10 +36,12 @@ console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
 
-def _configure_logging(verbose: bool) -> None:
-    """The CLI prints its own summary and error lines; Prefect's console log is for --verbose.
+def _configure_prefect(verbose: bool) -> None:
+    """Prefect as the CLI wants it; set before Prefect is imported.
 
-    Logs still reach the Prefect API (and its UI) either way. Set before Prefect is imported.
+    The CLI prints its own summary and error lines; Prefect's console log is for --verbose. Logs
+    still reach the Prefect API (and its UI) either way. The other settings only matter to the
+    temporary server this command starts when no PREFECT_API_URL is set.
     """
     warnings.filterwarnings("ignore", module=r"pydantic\..*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -49,6 +52,12 @@ def _configure_logging(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # On a busy machine the temporary server can take longer than Prefect's 20 s to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # The temporary server stores task runs and events from the event stream in the background, and
+    # in its SQLite database those writes collide with creating the next flow run: "database is
+    # locked", a 503, retried after 2 s or more (7-15 times in one `run --all`). So it keeps flow runs,
+    # their states and logs (task runs' log lines too); a lasting server (PREFECT_API_URL) keeps all.
+    for service in ("TASK_RUN_RECORDER", "EVENT_PERSISTER"):
+        os.environ.setdefault(f"PREFECT_SERVER_SERVICES_{service}_ENABLED", "false")
 
 
 def _start_prefect_server() -> threading.Thread | None:
@@ -60,9 +69,7 @@ def _start_prefect_server() -> threading.Thread | None:
     which then starts the server itself as usual; a server that did not come up in time is stopped
     first, so no orphaned server process outlives the command (and holds its output pipes open).
     """
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
-
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+    if not _temporary_server():
         return None
     from prefect.server.api.server import SubprocessASGIServer
 
@@ -77,6 +84,32 @@ def _start_prefect_server() -> threading.Thread | None:
     thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
     thread.start()
     return thread
+
+
+def _temporary_server() -> bool:
+    """True when no Prefect API is configured, so flows report to a server that ends with this command."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    return not PREFECT_API_URL.value() and bool(PREFECT_SERVER_EPHEMERAL_ENABLED.value())
+
+
+@contextlib.contextmanager
+def _flow_runs() -> Iterator[None]:
+    """Settings for the flow runs of one command: no heartbeats when the server is temporary.
+
+    Heartbeats let a lasting Prefect server mark a flow run whose process died as crashed. A
+    temporary server dies with the process, so nothing would ever read them, and each flow run
+    pays up to a second for them when it ends (Prefect joins the heartbeat thread, which sleeps in
+    one-second steps): a second per language in `run --all`. Against a real server (PREFECT_API_URL,
+    as on a work pool) they stay on.
+    """
+    if not _temporary_server():
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _load_flow(module: str, name: str) -> Any:
@@ -264,39 +297,40 @@ def run(
     ] = False,
 ) -> None:
     """Run the per-language flow: Aya rows in, raw, curated DPO and KTO datasets out."""
-    _configure_logging(verbose)
+    _configure_prefect(verbose)
     _check_namespace(namespace)
     chosen = _chosen_languages(languages, all_languages, languages_dir, "run")
 
     language_flow = _load_flow("flows.language_flow", "language_flow")
 
     reports, failed = [], []
-    for code in chosen:
-        state = language_flow(
-            language=code,
-            source=source,
-            out=str(out),
-            push=push,
-            llm_base_url=llm_base_url,
-            llm_model=llm_model,
-            offline=offline,
-            concurrency=concurrency,
-            limit=limit,
-            namespace=namespace,
-            languages_dir=str(languages_dir),
-            progress=True,
-            public=public,
-            checkpoint_every=checkpoint_every,
-            retry_failed=retry_failed,
-            return_state=True,
-        )
-        if state.is_completed():
-            report = state.result()
-            reports.append(report)
-            _print_summary(report)
-        else:
-            failed.append(code)
-            _report_failure(state, verbose, code)
+    with _flow_runs():
+        for code in chosen:
+            state = language_flow(
+                language=code,
+                source=source,
+                out=str(out),
+                push=push,
+                llm_base_url=llm_base_url,
+                llm_model=llm_model,
+                offline=offline,
+                concurrency=concurrency,
+                limit=limit,
+                namespace=namespace,
+                languages_dir=str(languages_dir),
+                progress=True,
+                public=public,
+                checkpoint_every=checkpoint_every,
+                retry_failed=retry_failed,
+                return_state=True,
+            )
+            if state.is_completed():
+                report = state.result()
+                reports.append(report)
+                _print_summary(report)
+            else:
+                failed.append(code)
+                _report_failure(state, verbose, code)
     if summary_json:
         summary = {"languages": reports, "failed": failed}
         summary_json.parent.mkdir(parents=True, exist_ok=True)
@@ -355,19 +389,20 @@ def coverage(
     ] = False,
 ) -> None:
     """Build and publish the coverage report: one row per Aya language, configured or not."""
-    _configure_logging(verbose)
+    _configure_prefect(verbose)
     _check_namespace(namespace)
     coverage_flow = _load_flow("flows.coverage_flow", "coverage_flow")
-    state = coverage_flow(
-        source=source,
-        out=str(out),
-        push=push,
-        namespace=namespace,
-        public=public,
-        hub_search=hub_search,
-        languages_dir=str(languages_dir),
-        return_state=True,
-    )
+    with _flow_runs():
+        state = coverage_flow(
+            source=source,
+            out=str(out),
+            push=push,
+            namespace=namespace,
+            public=public,
+            hub_search=hub_search,
+            languages_dir=str(languages_dir),
+            return_state=True,
+        )
     if not state.is_completed():
         _report_failure(state, verbose)
         raise typer.Exit(1)
@@ -546,7 +581,7 @@ def dispatch(
     languages_dir: Annotated[Path, typer.Option(help="Folder of language configs.")] = LANGUAGES_DIR,
 ) -> None:
     """Trigger the deployed per-language flow for each language on the work pool; does not wait."""
-    _configure_logging(verbose=False)
+    _configure_prefect(verbose=False)
     chosen = _chosen_languages(languages, all_languages, languages_dir, "dispatch")
     from flows.dispatch import DispatchError, trigger
 

@@ -6,6 +6,7 @@ with `extra="forbid"` so a typo in a key is an error, not a silently ignored set
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from pathlib import Path
@@ -160,12 +161,13 @@ CRON_ALIASES = {
 CRON_FIELDS = "minute hour day-of-month month day-of-week"
 
 
-def _prefect_accepts(cron: str, timezone: str) -> str:
-    """The cron, when Prefect's own schedule model takes it with this timezone; else its reason."""
+@functools.cache  # Prefect lists every timezone of the system to check one: 10 ms a check
+def _prefect_accepts(cron: str, timezone: str | None = None) -> str:
+    """The cron, when Prefect's own schedule model takes it (with this timezone); else its reason."""
     from prefect.client.schemas.schedules import CronSchedule
 
     try:
-        CronSchedule(cron=cron, timezone=timezone)
+        CronSchedule(cron=cron, **({"timezone": timezone} if timezone else {}))
     except ValidationError as exc:
         raise ValueError(
             "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
@@ -199,7 +201,7 @@ class Schedule(_Strict):
                 f"'{cron}' has {len(fields)} fields; a cron has five ({CRON_FIELDS}), "
                 f"e.g. '17 3 * * 2'{seconds}"
             )
-        return _prefect_accepts(" ".join(fields), "UTC")
+        return _prefect_accepts(" ".join(fields))
 
     @field_validator("timezone")
     @classmethod

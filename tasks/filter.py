@@ -19,7 +19,7 @@ import polars as pl
 
 from languages.schema import LanguageConfig
 from tasks.langid import identify, load_model
-from tasks.similarity import near_duplicate_sources
+from tasks.similarity import fold_spaced, near_duplicate_sources
 from tasks.split import ROW, AyaSplit
 
 # Reasons in the order the checks run; the summary and the card list them in this order.
@@ -205,7 +205,8 @@ def _duplicates(frame: pl.DataFrame, threshold: float | None) -> pl.DataFrame:
     if candidates.height < 2:
         return frame
     raw_lengths = candidates["inputs"].str.strip_chars().str.len_chars().to_list()
-    sources = near_duplicate_sources(candidates["inputs"].to_list(), threshold, raw_lengths)
+    folded = fold_spaced(candidates["prompt_key"]).to_list()  # the key is folded but for punctuation
+    sources = near_duplicate_sources(candidates["inputs"].to_list(), threshold, raw_lengths, folded)
     ids = candidates["id"].to_list()
     found = [
         (row, ids[source]) for row, source in zip(where.to_list(), sources, strict=True) if source is not None

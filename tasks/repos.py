@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import DatasetCardData
 
 # Folders of each config's Parquet file. File names carry a hash of their content
 # (`train-00000-of-00001-<hash>.parquet`): `datasets` keys its local cache on the card's data-file
@@ -82,7 +82,8 @@ def card_text(files: dict[str, DataFile], title: str, body: str, **metadata: Any
     ]
     data = DatasetCardData(configs=configs, **metadata)
     DatasetInfosDict({name: f.info for name, f in files.items()}).to_dataset_card_data(data)
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}").content
+    # The same text as `DatasetCard(...).content`, without parsing the YAML back (tens of ms a card).
+    return f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}"
 
 
 def size_category(rows: int) -> str:

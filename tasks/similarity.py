@@ -71,6 +71,12 @@ def fold(texts: pl.Series) -> pl.Series:
     )
 
 
+def fold_spaced(texts: pl.Series) -> pl.Series:
+    """`fold` of texts already NFKC-normalised, lower-cased, with single spaces and stripped (the
+    filter's duplicate keys): only punctuation is left to fold, in one pass over the text."""
+    return texts.fill_null("").str.replace_all(r"(?:\s*[^\p{L}\p{N}_\s]+)+\s*", " ").str.strip_chars()
+
+
 def _mix(values: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: spreads polynomial hashes over all 64 bits."""
     values = values ^ (values >> np.uint64(30))
@@ -296,18 +302,22 @@ def _jaccard_candidates(owner: np.ndarray, grams: np.ndarray, count: int, thresh
 
 
 def near_duplicate_sources(
-    texts: Sequence[str | None], threshold: float, raw_lengths: Sequence[int] | None = None
+    texts: Sequence[str | None],
+    threshold: float,
+    raw_lengths: Sequence[int] | None = None,
+    folded: Sequence[str] | None = None,
 ) -> list[int | None]:
     """For each text, the index of an earlier kept text it nearly duplicates, or None (it stays).
 
     Texts are taken in order and compared with the texts kept so far, so the first of a group stays
     and a chain A ~ B ~ C with A !~ C keeps A and C. `raw_lengths` are the texts' lengths before
-    folding (stripped), for the typo rule; by default they are computed from `texts`.
+    folding (stripped), for the typo rule; by default they are computed from `texts`. `folded` is
+    `fold(texts)` when the caller has it already.
     """
     if not texts:
         return []
     series = pl.Series(list(texts), dtype=pl.String)
-    folded = fold(series).to_list()
+    folded = fold(series).to_list() if folded is None else list(folded)
     if raw_lengths is None:
         raw_lengths = series.fill_null("").str.strip_chars().str.len_chars().to_list()
     corpus = _Corpus(folded)

@@ -10,6 +10,9 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="dpo-factory-prefect-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 # The machine may be busy: give the temporary Prefect server time to answer.
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
+# As the CLI sets them for its temporary server (flows/cli.py, _configure_prefect).
+os.environ["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED"] = "false"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.pop("PREFECT_API_URL", None)

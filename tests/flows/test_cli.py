@@ -153,3 +153,18 @@ def test_validate_all_shipped_configs() -> None:
     code, output = invoke("validate")
     assert code == 0
     assert "language config(s) valid" in output
+
+
+def test_heartbeats_are_off_only_for_the_temporary_server() -> None:
+    """Heartbeats serve a lasting server that marks dead runs crashed; the temporary one dies with
+    the command, and each flow run would pay up to a second for them."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows.cli import _flow_runs
+
+    default = get_current_settings().flows.heartbeat_frequency
+    assert default is not None
+    with _flow_runs():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}), _flow_runs():
+        assert get_current_settings().flows.heartbeat_frequency == default

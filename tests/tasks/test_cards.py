@@ -98,6 +98,13 @@ def test_cards_carry_metadata_and_counts(tmp_path: Path, dutch: LanguageConfig) 
     assert "| `tie` | 1 |" in curated.card
 
 
+@pytest.mark.parametrize("code", ["nld", "arb", "jpn", "yor"])
+def test_cards_are_what_huggingface_hub_writes_back(code: str) -> None:
+    """The card text is built without a parse round trip; `DatasetCard` reads and writes it unchanged."""
+    for repo in _repos(load_language(code)):
+        assert DatasetCard(repo.card).content == repo.card
+
+
 def test_cards_name_the_canonical_aya_id(dutch: LanguageConfig) -> None:
     raw, curated = _repos(dutch)
     assert AYA_REPO == "CohereLabs/aya_dataset"

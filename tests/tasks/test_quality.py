@@ -248,3 +248,27 @@ def test_folding_matches_the_shingles_of_every_script(sample: pl.DataFrame) -> N
             else {folded} - {""}
         )
         assert grams == shingles(text), text
+
+
+def test_the_filter_folds_its_keys_as_fold_does(sample: pl.DataFrame) -> None:
+    """The filter folds its duplicate keys (`normalise`) with `fold_spaced` instead of folding the
+    raw prompts again: the result must be `fold` exactly, punctuation runs and odd spaces included."""
+    from tasks.filter import normalise
+    from tasks.similarity import fold, fold_spaced
+
+    texts = (
+        sample["inputs"].to_list()
+        + sample["targets"].to_list()
+        + [
+            "İstanbul'da ΣΟΦΟΣ",
+            "a\u200bb\x1cc",
+            "ﬁne_tuning २०२४",
+            "  ¿Qué  , ,  tal? ¡Bien! ",
+            "x\u00a0-\u2003y\t\n!z",
+            "...",
+            "Ｆｕｌｌ　ｗｉｄｔｈ！？",
+            None,
+        ]
+    )
+    keys = pl.DataFrame({"text": texts}, schema={"text": pl.String}).select(normalise("text")).to_series()
+    assert fold_spaced(keys).to_list() == fold(pl.Series(texts, dtype=pl.String)).to_list()
