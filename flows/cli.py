@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from flows.summary import TRACEBACK_HINT, console, errors, print_failure, relative
 from languages.schema import (
     LANGUAGES_DIR,
     ConfigError,
@@ -32,8 +32,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 
 def _configure_prefect(verbose: bool) -> None:
@@ -132,99 +130,11 @@ def _check_namespace(namespace: str | None) -> None:
         raise typer.Exit(2)
 
 
-def _report_failure(state: object, verbose: bool, language: str | None = None) -> None:
-    hint = "" if verbose or _is_user_error(state) else " (--verbose shows the traceback)"
-    message = str(getattr(state, "message", state))
-    if language and not message.startswith(f"{language}:"):  # `run yor nob kin` says which one failed
-        message = f"{language}: {message}"
-    errors.print(f"error: {message}{hint}", markup=False, highlight=False)
-
-
-def _print_summary(report: dict[str, Any]) -> None:
-    table = Table(title=f"{report['language']} ({report['name']})", show_header=False, title_justify="left")
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    flt, data, llm = report["filter"], report["datasets"], report["llm_stage"]
-    table.add_row("LLM", report["llm"])
-    table.add_row("rows in", f"{flt['rows_in']:,}")
-    dropped = ", ".join(f"{k} {v:,}" for k, v in flt["dropped"].items()) or "none"
-    table.add_row("dropped", dropped)
-    examples = _drop_examples(flt.get("examples", {}))
-    if examples:
-        table.add_row("drop examples", examples)
-    gave_up = f", {report['gave_up']:,} given up (--retry-failed)" if report.get("gave_up") else ""
-    table.add_row("kept", f"{flt['kept']:,} ({report['already_published']:,} already published{gave_up})")
-    calls = llm["calls"]
-    table.add_row(
-        "generated / judged",
-        f"{calls.get('generate', 0):,} / {report['this_run']['judged']:,}"
-        f" ({report['this_run']['failed']:,} failed: "
-        f"{', '.join(f'{k} {v}' for k, v in llm['failures'].items()) or 'none'})",
+def _report_failure(state: object, verbose: bool) -> None:
+    user_error = not str(getattr(state, "message", "")).startswith("Flow run encountered an exception")
+    print_failure(
+        None, str(getattr(state, "message", state)), "" if verbose or user_error else TRACEBACK_HINT
     )
-    tokens_in, tokens_out = sum(llm["input_tokens"].values()), sum(llm["output_tokens"].values())
-    table.add_row(
-        "LLM calls",
-        f"{sum(calls.values()):,} calls, {sum(llm['retries'].values()):,} retries, "
-        f"{tokens_in:,} prompt + {tokens_out:,} completion tokens, {llm['seconds']:.1f} s",
-    )
-    if llm["resumed_rows"] or llm["resumed_generations"]:
-        table.add_row(
-            "resumed",
-            f"{llm['resumed_rows']:,} rows and {llm['resumed_generations']:,} answers from the journal",
-        )
-    table.add_row("curated pairs / KTO rows", f"{data['curated_pairs']:,} / {data['kto_rows']:,}")
-    quality = report["quality"]
-
-    def percent(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.0%}"
-
-    wrong = (
-        "not checked"
-        if quality.get("language_checked_rows") == 0 and quality["judged_rows"]
-        else percent(quality["wrong_language_rate"])
-    )
-    table.add_row(
-        "quality",
-        f"wrong language {wrong}, judge failures {percent(quality['judge_failure_rate'])}, "
-        f"judge errors {percent(quality.get('judge_error_rate'))}, "
-        f"human won {percent(quality['human_won_share'])}, "
-        f"position consistency {percent(quality['position_consistency'])}",
-    )
-    if report["left_for_next_run"]:
-        table.add_row("left for next run", f"{report['left_for_next_run']:,} (--limit)")
-    if data.get("excluded_rows"):
-        table.add_row("excluded", f"{data['excluded_rows']:,} published rows the current filter drops")
-    if report["this_run"].get("checkpoints"):
-        table.add_row("checkpoints", f"{report['this_run']['checkpoints']:,} published during the LLM stage")
-    written = [_relative(path) for path in report["published"]]
-    table.add_row("written", "\n".join(written) or "nothing changed: the published datasets are up to date")
-    console.print(table)
-
-
-def _drop_examples(examples: dict[str, list[dict[str, Any]]]) -> str:
-    """A line per example dropped row: reason, id, prompt excerpt, and what language ID read."""
-    lines = []
-    for reason, rows in examples.items():
-        for row in rows:
-            line = f"{reason}: {row['id']} {json.dumps(row['prompt'], ensure_ascii=False)}"
-            if "read_as" in row:
-                side = "answer " if reason.startswith("answer") else ""
-                score, accepted = row.get("score"), row.get("accepted_score")
-                line += (
-                    f" ({side}read as {row['read_as']} {score:.2f}" if score is not None else " (not checked"
-                )
-                line += f", accepted labels {accepted:.2f})" if accepted is not None else ")"
-            if row.get("duplicate_of"):
-                line += f" (repeats {row['duplicate_of']})"
-            lines.append(line)
-    return "\n".join(lines)
-
-
-def _relative(path: str) -> str:
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:  # a Hub URL, or a folder outside the working directory
-        return path
 
 
 def _chosen_languages(
@@ -301,36 +211,33 @@ def run(
     _check_namespace(namespace)
     chosen = _chosen_languages(languages, all_languages, languages_dir, "run")
 
-    language_flow = _load_flow("flows.language_flow", "language_flow")
+    local_flow = _load_flow("flows.local_flow", "local_flow")
+    from flows.language_flow import FLOW_TIMEOUT_SECONDS
 
-    reports, failed = [], []
     with _flow_runs():
-        for code in chosen:
-            state = language_flow(
-                language=code,
-                source=source,
-                out=str(out),
-                push=push,
-                llm_base_url=llm_base_url,
-                llm_model=llm_model,
-                offline=offline,
-                concurrency=concurrency,
-                limit=limit,
-                namespace=namespace,
-                languages_dir=str(languages_dir),
-                progress=True,
-                public=public,
-                checkpoint_every=checkpoint_every,
-                retry_failed=retry_failed,
-                return_state=True,
-            )
-            if state.is_completed():
-                report = state.result()
-                reports.append(report)
-                _print_summary(report)
-            else:
-                failed.append(code)
-                _report_failure(state, verbose, code)
+        state = local_flow.with_options(timeout_seconds=FLOW_TIMEOUT_SECONDS * len(chosen))(
+            languages=chosen,
+            source=source,
+            out=str(out),
+            push=push,
+            llm_base_url=llm_base_url,
+            llm_model=llm_model,
+            offline=offline,
+            concurrency=concurrency,
+            limit=limit,
+            namespace=namespace,
+            languages_dir=str(languages_dir),
+            public=public,
+            checkpoint_every=checkpoint_every,
+            retry_failed=retry_failed,
+            verbose=verbose,
+            return_state=True,
+        )
+    outcome = state.result(raise_on_failure=False)
+    if not isinstance(outcome, dict):  # the flow itself broke (a timeout, a crash), not one language
+        _report_failure(state, verbose)
+        raise typer.Exit(1)
+    reports, failed = outcome["languages"], outcome["failed"]
     if summary_json:
         summary = {"languages": reports, "failed": failed}
         summary_json.parent.mkdir(parents=True, exist_ok=True)
@@ -412,7 +319,7 @@ def coverage(
     for item in report.get("attention", []):
         console.print(f"attention: {item}", markup=False, highlight=False)
     for path in report["published"]:
-        console.print(f"written: {_relative(path)}", markup=False, highlight=False)
+        console.print(f"written: {relative(path)}", markup=False, highlight=False)
 
 
 @app.command("new-language")
@@ -430,11 +337,11 @@ def new_language(
     except ConfigError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from None
-    console.print(f"wrote {_relative(str(path))}")
+    console.print(f"wrote {relative(str(path))}")
     for note in notes:
         console.print(f"next: {note}", markup=False, highlight=False)
     console.print(
-        f"then: dpo-factory validate {_relative(str(path))} && "
+        f"then: dpo-factory validate {relative(str(path))} && "
         f"dpo-factory run {path.stem} --source ROWS.jsonl --offline && dpo-factory deployments --write "
         "(CONTRIBUTING.md walks through each step)",
         markup=False,
@@ -476,13 +383,13 @@ def deployments(
     if write or reslot:
         target.write_text(render(languages_dir), encoding="utf-8")
         skipped = f" (without the {len(problems)} file problem(s) above)" if problems else ""
-        console.print(f"wrote {_relative(str(target))}{skipped}")
+        console.print(f"wrote {relative(str(target))}{skipped}")
     else:
         stale = check_file(target, languages_dir)
         if stale:
             errors.print(f"error: {stale}", markup=False, highlight=False)
             raise typer.Exit(1)
-        console.print(f"{_relative(str(target))} matches {_relative(str(languages_dir))}")
+        console.print(f"{relative(str(target))} matches {relative(str(languages_dir))}")
     if problems:
         raise typer.Exit(1)
 
@@ -561,7 +468,7 @@ def _scaffold_unclaimed(unclaimed: list[dict[str, Any]], directory: Path) -> Non
             failed = True
             errors.print(f"error: {code}: {exc}", markup=False, highlight=False)
             continue
-        console.print(f"wrote {_relative(str(path))}", markup=False, highlight=False)
+        console.print(f"wrote {relative(str(path))}", markup=False, highlight=False)
     if unclaimed:
         console.print(
             "next: write each new config's system prompt in its language, then dpo-factory validate",
@@ -591,11 +498,6 @@ def dispatch(
     except DispatchError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from None
-
-
-def _is_user_error(state: object) -> bool:
-    """A failure the flow reported itself (bad input), as opposed to an exception it did not expect."""
-    return not str(getattr(state, "message", "")).startswith("Flow run encountered an exception")
 
 
 if __name__ == "__main__":

@@ -264,6 +264,11 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     return report
 
 
+def failure_message(language: str, exc: Exception) -> str:
+    """Every error line names the language first: with several languages, the reader knows which."""
+    return str(exc) if str(exc).startswith(f"{language}:") else f"{language}: {exc}"
+
+
 @flow(name="aya-dpo-language", log_prints=False, timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def language_flow(
     language: str,
@@ -302,8 +307,7 @@ def language_flow(
     try:
         report = run_language(language, options)
     except USER_ERRORS as exc:
-        # Every error line names the language first: with several languages, the reader knows which.
-        message = str(exc) if str(exc).startswith(f"{language}:") else f"{language}: {exc}"
+        message = failure_message(language, exc)
         get_run_logger().error("%s", message)
         return Failed(message=message)
     return Completed(message=f"{language}: {report['datasets']['curated_pairs']} curated pairs", data=report)

@@ -4,6 +4,7 @@ LLM server, then the output is loaded with `datasets` exactly as a user would lo
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import datasets
 import polars as pl
@@ -123,17 +124,39 @@ def test_second_run_only_retries_failed_rows(published) -> None:
     assert japanese["datasets"]["raw_rows"] == 6
 
 
-def test_flow_runs_are_recorded_by_the_prefect_api(published) -> None:
+def _completed_flow_runs() -> list:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
+        return client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["COMPLETED"]))
             )
         )
-    languages = sorted(
-        run.parameters["language"] for run in runs if run.name and "language" in run.parameters
+
+
+def test_runs_are_recorded_by_the_prefect_api(published) -> None:
+    """`run nld jpn` is one flow run of both languages, recorded with its parameters."""
+    runs = [run.parameters["languages"] for run in _completed_flow_runs() if "languages" in run.parameters]
+    assert runs.count(["nld", "jpn"]) >= 2
+
+
+def test_the_deployed_flow_runs_one_language(tmp_path) -> None:
+    """`language_flow` is what each language's deployment runs on the work pool: one flow run, its
+    report as the state's data, and bad input as a Failed state whose message names the language."""
+    from flows.language_flow import language_flow
+
+    state = language_flow(
+        language="nld", source="sample", out=str(tmp_path), offline=True, limit=3, return_state=True
     )
-    assert languages.count("nld") >= 2 and "jpn" in languages
+    assert state.is_completed(), state.message
+    report = state.result()
+    assert (report["language"], report["processed"], report["datasets"]["raw_rows"]) == ("nld", 3, 3)
+    assert all(Path(path).exists() for path in report["published"]) and report["published"]
+    assert "nld" in [run.parameters.get("language") for run in _completed_flow_runs()]
+
+    failed = language_flow(
+        language="nld", source=str(tmp_path / "missing.parquet"), out=str(tmp_path), return_state=True
+    )
+    assert failed.is_failed() and failed.message.startswith("nld: ")
