@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,11 @@ class RunOptions:
     public: bool = False
     checkpoint_every: int = DEFAULT_CHECKPOINT_ROWS
     retry_failed: bool = False
+
+    @classmethod
+    def of(cls, parameters: dict[str, Any]) -> RunOptions:
+        """The options among a flow's parameters (its `locals()`); the others are left out."""
+        return cls(**{f.name: parameters[f.name] for f in fields(cls) if f.name in parameters})
 
 
 class _Clock:
@@ -288,22 +293,7 @@ def language_flow(
     retry_failed: bool = False,
 ) -> State:
     """Turn the Aya rows of one language into raw, curated DPO and KTO datasets."""
-    options = RunOptions(
-        source,
-        out,
-        push,
-        llm_base_url,
-        llm_model,
-        offline,
-        concurrency,
-        limit,
-        namespace,
-        languages_dir,
-        progress,
-        public,
-        checkpoint_every,
-        retry_failed,
-    )
+    options = RunOptions.of(locals())
     try:
         report = run_language(language, options)
     except USER_ERRORS as exc:

@@ -37,23 +37,8 @@ def local_flow(
     verbose: bool = False,
 ) -> State:
     """Run each language in turn; the state's data is `{"languages": [reports], "failed": [codes]}`."""
+    options = RunOptions.of(locals() | {"progress": True})
     logger = get_run_logger()
-    options = RunOptions(
-        source,
-        out,
-        push,
-        llm_base_url,
-        llm_model,
-        offline,
-        concurrency,
-        limit,
-        namespace,
-        languages_dir,
-        progress=True,
-        public=public,
-        checkpoint_every=checkpoint_every,
-        retry_failed=retry_failed,
-    )
     outcome: dict[str, Any] = {"languages": [], "failed": []}
     for language in languages:
         try:
