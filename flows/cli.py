@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from flows.summary import TRACEBACK_HINT, console, errors, print_failure, relative
+from flows.summary import TRACEBACK_HINT, console, errors, print_failure, print_summary, relative
 from languages.schema import (
     LANGUAGES_DIR,
     ConfigError,
@@ -130,11 +130,42 @@ def _check_namespace(namespace: str | None) -> None:
         raise typer.Exit(2)
 
 
-def _report_failure(state: object, verbose: bool) -> None:
-    user_error = not str(getattr(state, "message", "")).startswith("Flow run encountered an exception")
-    print_failure(
-        None, str(getattr(state, "message", state)), "" if verbose or user_error else TRACEBACK_HINT
-    )
+def _report_failure(state: object, verbose: bool, language: str | None = None) -> None:
+    """One line for a flow run that failed: its message, and where to find a traceback if unexpected."""
+    message = str(getattr(state, "message", state))
+    user_error = not message.startswith("Flow run encountered an exception")
+    hint = "" if verbose or user_error else TRACEBACK_HINT
+    if language and not message.startswith(f"{language}:"):  # `run yor nob kin` says which one failed
+        message = f"{language}: {message}"
+    print_failure(message, hint)
+
+
+def _run_each(
+    language_flow: Any, chosen: list[str], parameters: dict[str, Any], verbose: bool
+) -> dict[str, list] | None:
+    """Against a lasting Prefect server: one `language_flow` run per language, as a deployment does."""
+    outcome: dict[str, list] = {"languages": [], "failed": []}
+    for code in chosen:
+        state = language_flow(language=code, progress=True, **parameters, return_state=True)
+        if state.is_completed():
+            outcome["languages"].append(state.result())
+            print_summary(outcome["languages"][-1])
+        else:
+            outcome["failed"].append(code)
+            _report_failure(state, verbose, code)
+    return outcome
+
+
+def _run_together(
+    local_flow: Any, chosen: list[str], parameters: dict[str, Any], verbose: bool
+) -> dict[str, list] | None:
+    """On the temporary server: every language in one `local_flow` run (no per-language run costs)."""
+    state = local_flow(languages=chosen, **parameters, verbose=verbose, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if not isinstance(outcome, dict):  # the flow itself broke, not one language
+        _report_failure(state, verbose)
+        return None
+    return outcome
 
 
 def _chosen_languages(
@@ -206,36 +237,35 @@ def run(
         bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the console.")
     ] = False,
 ) -> None:
-    """Run the per-language flow: Aya rows in, raw, curated DPO and KTO datasets out."""
+    """Run each language's stages: Aya rows in, raw, curated DPO and KTO datasets out."""
     _configure_prefect(verbose)
     _check_namespace(namespace)
     chosen = _chosen_languages(languages, all_languages, languages_dir, "run")
 
-    local_flow = _load_flow("flows.local_flow", "local_flow")
-    from flows.language_flow import FLOW_TIMEOUT_SECONDS
-
+    together = _temporary_server()
+    flow = (
+        _load_flow("flows.local_flow", "local_flow")
+        if together
+        else _load_flow("flows.language_flow", "language_flow")
+    )
+    parameters = {
+        "source": source,
+        "out": str(out),
+        "push": push,
+        "llm_base_url": llm_base_url,
+        "llm_model": llm_model,
+        "offline": offline,
+        "concurrency": concurrency,
+        "limit": limit,
+        "namespace": namespace,
+        "languages_dir": str(languages_dir),
+        "public": public,
+        "checkpoint_every": checkpoint_every,
+        "retry_failed": retry_failed,
+    }
     with _flow_runs():
-        state = local_flow.with_options(timeout_seconds=FLOW_TIMEOUT_SECONDS * len(chosen))(
-            languages=chosen,
-            source=source,
-            out=str(out),
-            push=push,
-            llm_base_url=llm_base_url,
-            llm_model=llm_model,
-            offline=offline,
-            concurrency=concurrency,
-            limit=limit,
-            namespace=namespace,
-            languages_dir=str(languages_dir),
-            public=public,
-            checkpoint_every=checkpoint_every,
-            retry_failed=retry_failed,
-            verbose=verbose,
-            return_state=True,
-        )
-    outcome = state.result(raise_on_failure=False)
-    if not isinstance(outcome, dict):  # the flow itself broke (a timeout, a crash), not one language
-        _report_failure(state, verbose)
+        outcome = (_run_together if together else _run_each)(flow, chosen, parameters, verbose)
+    if outcome is None:
         raise typer.Exit(1)
     reports, failed = outcome["languages"], outcome["failed"]
     if summary_json:

@@ -269,9 +269,9 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     return report
 
 
-def failure_message(language: str, exc: Exception) -> str:
+def failure_message(language: str, error: Exception | str) -> str:
     """Every error line names the language first: with several languages, the reader knows which."""
-    return str(exc) if str(exc).startswith(f"{language}:") else f"{language}: {exc}"
+    return str(error) if str(error).startswith(f"{language}:") else f"{language}: {error}"
 
 
 @flow(name="aya-dpo-language", log_prints=False, timeout_seconds=FLOW_TIMEOUT_SECONDS)

@@ -14,10 +14,8 @@ errors = Console(stderr=True, soft_wrap=True)
 TRACEBACK_HINT = " (--verbose shows the traceback)"
 
 
-def print_failure(language: str | None, message: str, hint: str = "") -> None:
-    """`error: <language>: <message>`: with several languages, every line says which one failed."""
-    if language and not message.startswith(f"{language}:"):
-        message = f"{language}: {message}"
+def print_failure(message: str, hint: str = "") -> None:
+    """`error: <message>`; a language's message names the language first (`failure_message`)."""
     errors.print(f"error: {message}{hint}", markup=False, highlight=False)
 
 

@@ -73,3 +73,37 @@ def test_dispatch_errors_are_one_line(prefect_api: dict[str, str]) -> None:  # n
     assert none.returncode == 1 and none.stderr.startswith(
         "error: no Prefect API to dispatch to: set PREFECT_API_URL"
     )
+
+
+def test_run_against_a_lasting_server_is_one_flow_run_per_language(
+    prefect_api: dict[str, str],  # noqa: F811
+    tmp_path,
+) -> None:
+    """With PREFECT_API_URL, `run` records each language as its own `language_flow` run, as a
+    deployment does: the coverage deployment's trigger listens for those runs' completion."""
+    command = [sys.executable, "-m", "flows.cli", "run", "nld", "swh", "--source", "sample", "--offline"]
+    command += ["--limit", "1", "--out", str(tmp_path)]
+    result = subprocess.run(
+        command, env=prefect_api, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentTaskRunId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings({PREFECT_API_URL: prefect_api["PREFECT_API_URL"]}),
+        get_client(sync_client=True) as client,
+    ):
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True))
+        )
+        names = {flow.id: flow.name for flow in client.read_flows()}
+    local = [
+        run.parameters.get("language")
+        for run in runs
+        if names[run.flow_id] == FLOW_NAME and run.state.is_completed()
+    ]
+    assert sorted(local) == ["nld", "swh"]
+    assert "aya-dpo-local" not in names.values()

@@ -160,3 +160,18 @@ def test_the_deployed_flow_runs_one_language(tmp_path) -> None:
         language="nld", source=str(tmp_path / "missing.parquet"), out=str(tmp_path), return_state=True
     )
     assert failed.is_failed() and failed.message.startswith("nld: ")
+
+
+def test_a_language_out_of_time_stops_alone(tmp_path, capsys) -> None:
+    """`run` gives each language the deployed flow's time limit: one that runs out is reported by
+    name and the next language still runs."""
+    from flows.local_flow import local_flow
+
+    state = local_flow(
+        languages=["nld", "jpn"], source="sample", out=str(tmp_path), offline=True, limit=1,
+        language_seconds=0.001, return_state=True,
+    )  # fmt: skip
+    outcome = state.result(raise_on_failure=False)
+    assert state.is_failed() and outcome == {"languages": [], "failed": ["nld", "jpn"]}
+    errors = capsys.readouterr().err
+    assert "error: nld: stopped after" in errors and "error: jpn: stopped after" in errors
