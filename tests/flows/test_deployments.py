@@ -119,8 +119,9 @@ def _free_port() -> int:
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A real Prefect server on 127.0.0.1 with a throwaway home, and the environment to reach it."""
     port = _free_port()
-    env = {
-        **os.environ,
+    # A server with Prefect's default services: the conftest turns two off for the temporary one only.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_SERVER_SERVICES_")}
+    env |= {
         "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect-home")),
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
