@@ -16,7 +16,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from flows.summary import TRACEBACK_HINT, console, errors, print_failure, print_summary, relative
+from flows.summary import (
+    TRACEBACK_HINT,
+    console,
+    errors,
+    failure_message,
+    print_failure,
+    print_summary,
+    relative,
+)
 from languages.schema import (
     LANGUAGES_DIR,
     ConfigError,
@@ -135,9 +143,7 @@ def _report_failure(state: object, verbose: bool, language: str | None = None) -
     message = str(getattr(state, "message", state))
     user_error = not message.startswith("Flow run encountered an exception")
     hint = "" if verbose or user_error else TRACEBACK_HINT
-    if language and not message.startswith(f"{language}:"):  # `run yor nob kin` says which one failed
-        message = f"{language}: {message}"
-    print_failure(message, hint)
+    print_failure(failure_message(language, message) if language else message, hint)
 
 
 def _run_each(

@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
+from flows.summary import failure_message
 from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
 from tasks.filter import filter_rows
 from tasks.generate import Generator
@@ -267,11 +268,6 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
         report["datasets"]["kto_rows"],
     )
     return report
-
-
-def failure_message(language: str, error: Exception | str) -> str:
-    """Every error line names the language first: with several languages, the reader knows which."""
-    return str(error) if str(error).startswith(f"{language}:") else f"{language}: {error}"
 
 
 @flow(name="aya-dpo-language", log_prints=False, timeout_seconds=FLOW_TIMEOUT_SECONDS)

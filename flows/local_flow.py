@@ -17,8 +17,8 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 from prefect.utilities.timeout import timeout
 
-from flows.language_flow import FLOW_TIMEOUT_SECONDS, USER_ERRORS, RunOptions, failure_message, run_language
-from flows.summary import TRACEBACK_HINT, print_failure, print_summary
+from flows.language_flow import FLOW_TIMEOUT_SECONDS, USER_ERRORS, RunOptions, run_language
+from flows.summary import TRACEBACK_HINT, failure_message, print_failure, print_summary
 from tasks.incremental import DEFAULT_CHECKPOINT_ROWS
 
 

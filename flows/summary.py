@@ -14,6 +14,11 @@ errors = Console(stderr=True, soft_wrap=True)
 TRACEBACK_HINT = " (--verbose shows the traceback)"
 
 
+def failure_message(language: str, error: Exception | str) -> str:
+    """Every error line names the language first: with several languages, the reader knows which."""
+    return str(error) if str(error).startswith(f"{language}:") else f"{language}: {error}"
+
+
 def print_failure(message: str, hint: str = "") -> None:
     """`error: <message>`; a language's message names the language first (`failure_message`)."""
     errors.print(f"error: {message}{hint}", markup=False, highlight=False)
