@@ -206,7 +206,7 @@ def _duplicates(frame: pl.DataFrame, threshold: float | None) -> pl.DataFrame:
         return frame
     raw_lengths = candidates["inputs"].str.strip_chars().str.len_chars().to_list()
     folded = fold_spaced(candidates["prompt_key"]).to_list()  # the key is folded but for punctuation
-    sources = near_duplicate_sources(candidates["inputs"].to_list(), threshold, raw_lengths, folded)
+    sources = near_duplicate_sources(candidates["inputs"], threshold, raw_lengths, folded)
     ids = candidates["id"].to_list()
     found = [
         (row, ids[source]) for row, source in zip(where.to_list(), sources, strict=True) if source is not None

@@ -314,12 +314,14 @@ def near_duplicate_sources(
     folding (stripped), for the typo rule; by default they are computed from `texts`. `folded` is
     `fold(texts)` when the caller has it already.
     """
-    if not texts:
+    if not len(texts):
         return []
-    series = pl.Series(list(texts), dtype=pl.String)
-    folded = fold(series).to_list() if folded is None else list(folded)
-    if raw_lengths is None:
-        raw_lengths = series.fill_null("").str.strip_chars().str.len_chars().to_list()
+    if folded is None or raw_lengths is None:  # else the texts themselves are not needed
+        series = pl.Series(list(texts), dtype=pl.String)
+        folded = fold(series).to_list() if folded is None else folded
+        if raw_lengths is None:
+            raw_lengths = series.fill_null("").str.strip_chars().str.len_chars().to_list()
+    folded = list(folded)
     corpus = _Corpus(folded)
     owner, grams = corpus.grams()
     typo: dict[int, list[int]] = {}
