@@ -26,11 +26,11 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.flow_run import AYA_TRAIN_ROWS, aya_sized
+from languages.langid import load_model
 from languages.schema import LanguageConfig, config_paths, load_config_file, load_language
-from tasks.filter import filter_rows
-from tasks.langid import load_model
-from tasks.load import load_aya
-from tasks.split import load_split
+from tasks.filter.rules import filter_rows
+from tasks.source.load import load_aya
+from tasks.source.split import load_split
 
 LANGUAGE = "nld"
 ROWS_PER_OTHER_CONFIG = 2_000
@@ -78,7 +78,7 @@ def filler(config: LanguageConfig, count: int) -> pl.DataFrame:
     Each prompt and answer draws its words at random (seeded by the config's code) from the config's
     system prompt, so rows differ in content and length as Aya's rows do. Rows that were one sentence
     reworded made every row a near duplicate of all the others and every answer the same text: a
-    worst case for the duplicate pass that no language has in Aya (measured apart in the README).
+    worst case for the duplicate pass that no language has in Aya (measured apart in docs/performance.md).
     """
     rng = random.Random(config.code)
     words = config.generation.system_prompt.split()

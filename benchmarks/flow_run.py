@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tasks.load import load_aya
+from tasks.source.load import load_aya
 from tests.openai_server import OpenAIServer
 
 AYA_TRAIN_ROWS = 202_362

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.langid_texts import TEXTS
-from tasks.langid import OFFLINE_MODELS, identify, model_labels
+from languages.langid import OFFLINE_MODELS, identify, model_labels
 
 # Accepted labels per language and model; a model missing from a row has no label for the language.
 # Arabic varieties accept the whole family: no offline model separates the dialects reliably, and

@@ -66,8 +66,8 @@ def server_stats(base_url: str, reset: bool = False) -> dict[str, int]:
 def make_rows(count: int) -> list[dict[str, Any]]:
     """Distinct Dutch rows built from the shipped sample's, as the filter stage would emit them."""
     from languages.schema import load_language
-    from tasks.filter import filter_rows
-    from tasks.load import load_aya
+    from tasks.filter.rules import filter_rows
+    from tasks.source.load import load_aya
 
     base = filter_rows(load_aya("sample"), load_language("nld")).kept.to_dicts()
     rows = []
@@ -81,9 +81,9 @@ def make_rows(count: int) -> list[dict[str, Any]]:
 
 def _clients(base_url: str, generator_class: type | None = None, judge_class: type | None = None) -> tuple:
     from languages.schema import load_language
-    from tasks.generate import Generator
-    from tasks.judge import Judge
-    from tasks.llm import build_llm, resolve_endpoint
+    from tasks.llm.client import build_llm, resolve_endpoint
+    from tasks.llm.generate import Generator
+    from tasks.llm.judge import Judge
 
     config = load_language("nld")
     generator = (generator_class or Generator)(
@@ -97,7 +97,7 @@ def _clients(base_url: str, generator_class: type | None = None, judge_class: ty
 
 
 def time_ours(rows: list[dict[str, Any]], base_url: str, concurrency: int) -> float:
-    from tasks.llm_stage import respond_and_judge
+    from tasks.llm.stage import respond_and_judge
 
     config, generator, judge = _clients(base_url)
     started = time.perf_counter()
@@ -113,9 +113,9 @@ def streaming(base_url: str, count: int, concurrency: int) -> dict[str, float]:
     Counted by wrapping the generator's and the judge's calls (one judge call per row: no swap), so
     the same function measures any version of the stage.
     """
-    from tasks.generate import Generator
-    from tasks.judge import Judge
-    from tasks.llm_stage import respond_and_judge
+    from tasks.llm.generate import Generator
+    from tasks.llm.judge import Judge
+    from tasks.llm.stage import respond_and_judge
 
     events: list[tuple[float, str]] = []
 

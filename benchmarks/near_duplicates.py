@@ -11,8 +11,8 @@ similarity of character 5-grams (the measure before this change) and what the ru
 import itertools
 import statistics
 
-from tasks.load import load_aya
-from tasks.similarity import TYPO_MIN_CHARS, lsh_shape, near_duplicates, similarity
+from tasks.filter.near_duplicates import TYPO_MIN_CHARS, lsh_shape, near_duplicates, similarity
+from tasks.source.load import load_aya
 
 COUNTRIES = ["France", "Spain", "Germany", "Italy", "Portugal", "Poland", "Greece", "Norway", "Sweden", "Finland",
              "Denmark", "Austria", "Belgium", "Hungary", "Romania", "Bulgaria", "Croatia", "Estonia", "Latvia",

@@ -1,4 +1,4 @@
-"""The figures of the README's reliability table: a Dutch run of 120 rows against the local server
+"""The figures of the reliability table in docs/performance.md: a Dutch run of 120 rows against the local server
 injecting 10% 429s, 10% 500s, 3% hangs past a 1 s client timeout and 10% unparseable judge outputs
 (one retry per call), then a rerun against a healthy server. The same scenario is asserted by
 tests/flows/test_reliability.py; this prints what happened.
@@ -17,8 +17,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 from typer.testing import CliRunner  # noqa: E402
 
 from flows.cli import app  # noqa: E402
-from tasks.load import load_aya  # noqa: E402
-from tasks.publish import read_local_raw  # noqa: E402
+from tasks.publish.destination import read_local_raw  # noqa: E402
+from tasks.source.load import load_aya  # noqa: E402
 from tests.flows.test_reliability import fault_configs, faulty_script  # noqa: E402
 from tests.flows.test_resume import dutch_source  # noqa: E402
 from tests.openai_server import OpenAIServer  # noqa: E402

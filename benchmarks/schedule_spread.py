@@ -10,9 +10,9 @@ import json
 
 import langcodes
 
+from languages.langid import OFFLINE_MODELS, model_labels
 from languages.schema import available_languages
 from languages.slots import AYA_CARD_CODES, spread
-from tasks.langid import OFFLINE_MODELS, model_labels
 
 
 def offline_model_codes() -> set[str]:

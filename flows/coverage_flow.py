@@ -26,17 +26,17 @@ from languages.schema import (
     load_config_file,
     namespace_problem,
 )
-from tasks.coverage import build_coverage, count_hub_preference_datasets
-from tasks.dashboard import (
+from tasks.coverage.dashboard import (
     attention,
     build_coverage_repo,
     build_coverage_space,
     markdown_table,
     summary_line,
 )
-from tasks.hub import check_push_access, hub_api, push_space, read_hub_file
-from tasks.load import load_aya
-from tasks.publish import Destination, read_local_file
+from tasks.coverage.report import build_coverage, count_hub_preference_datasets
+from tasks.publish.destination import Destination, read_local_file
+from tasks.publish.hub import check_push_access, hub_api, push_space, read_hub_file
+from tasks.source.load import load_aya
 
 COVERAGE_REPO = "dpo-language-coverage"
 load_stage = task(load_aya, name="load", cache_policy=NO_CACHE)

@@ -53,7 +53,7 @@ SCALE_OUT = """
 #     job_variables:
 #       image: ghcr.io/<you>/dpo-factory:latest
 #       namespace: dpo-factory
-#       # memory per flow run: see "Performance" in the README
+#       # memory per flow run: see docs/performance.md
 """
 
 

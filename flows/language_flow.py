@@ -21,22 +21,23 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from flows.summary import failure_message
+from languages.langid import LanguageModelError
 from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
-from tasks.filter import filter_rows
-from tasks.generate import Generator
-from tasks.hub import HubUnavailableError, check_push_access
-from tasks.incremental import DEFAULT_CHECKPOINT_ROWS, Checkpointer, plan_rows
-from tasks.journal import Journal, fingerprint
-from tasks.judge import Judge
-from tasks.langid import LanguageModelError
-from tasks.llm import CredentialsError, EndpointChoice, build_llm, resolve_endpoint
-from tasks.llm_stage import EndpointError, LLMStats, respond_and_judge
-from tasks.load import SourceError, describe_source
-from tasks.publish import Destination, PublishError, run_lock
-from tasks.rebuild import LanguageState
-from tasks.repos import RAW_DATA
-from tasks.split import load_split
-from tasks.status import STATUS_JUDGED
+from tasks.filter.rules import filter_rows
+from tasks.format.rebuild import LanguageState
+from tasks.llm.client import CredentialsError, EndpointChoice, build_llm, resolve_endpoint
+from tasks.llm.generate import Generator
+from tasks.llm.judge import Judge
+from tasks.llm.stage import EndpointError, LLMStats, respond_and_judge
+from tasks.publish.destination import Destination, run_lock
+from tasks.publish.errors import PublishError
+from tasks.publish.hub import HubUnavailableError, check_push_access
+from tasks.publish.repos import RAW_DATA
+from tasks.source.load import SourceError, describe_source
+from tasks.source.split import load_split
+from tasks.state.incremental import DEFAULT_CHECKPOINT_ROWS, Checkpointer, plan_rows
+from tasks.state.journal import Journal, fingerprint
+from tasks.state.status import STATUS_JUDGED
 
 
 class NothingToDoError(ValueError):

@@ -19,7 +19,7 @@ from prefect.utilities.timeout import timeout
 
 from flows.language_flow import FLOW_TIMEOUT_SECONDS, USER_ERRORS, RunOptions, run_language
 from flows.summary import TRACEBACK_HINT, failure_message, print_failure, print_summary
-from tasks.incremental import DEFAULT_CHECKPOINT_ROWS
+from tasks.state.incremental import DEFAULT_CHECKPOINT_ROWS
 
 
 class LanguageTimeoutError(TimeoutError):

@@ -41,7 +41,7 @@ def has_placeholder(text: str) -> bool:
 
 
 def _model_labels(model: str, known: dict[str, set[str] | None]) -> set[str] | None:
-    from tasks.langid import LanguageModelError, model_labels
+    from languages.langid import LanguageModelError, model_labels
 
     if model not in known:
         try:
@@ -76,7 +76,7 @@ def _model_problems(
             f"{path}: lid.labels: '{label}' is not a label of the {model} model" for label in missing
         ]
         return
-    from tasks.langid import identify
+    from languages.langid import identify
 
     (prediction,) = identify([prompt], config.lid.labels, model)
     if prediction.accepted_score is not None and prediction.accepted_score < config.lid.threshold:

@@ -85,7 +85,7 @@ def _name(language: langcodes.Language) -> str:
 def pick_model(code: str, name: str) -> LidChoice:
     """The first offline model (lid.176, then CLD3, then langid.py) that has a label for the language
     and is not known to misread it; `none` with a reason when no offline model knows it."""
-    from tasks.langid import OFFLINE_MODELS, LanguageModelError, model_labels
+    from languages.langid import OFFLINE_MODELS, LanguageModelError, model_labels
 
     skipped = []
     for model in OFFLINE_MODELS:

@@ -12,7 +12,6 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
 
-import langcodes
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -273,11 +272,6 @@ class LanguageConfig(_Strict):
     @property
     def curated_repo(self) -> str:
         return f"{self.publish.namespace}/aya_{self.slug}_dpo"
-
-    @property
-    def hub_language(self) -> str:
-        """ISO 639-1 where one exists (`nl`), else ISO 639-3 (`swh`): what Hub card metadata uses."""
-        return langcodes.get(self.code).language
 
 
 def ascii_slug(name: str) -> str | None:

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from languages.schema import ConfigError, load_config_file, load_language
-from tasks.filter import filter_rows
-from tasks.generate import Generator
-from tasks.judge import Judge, parse_judgement
-from tasks.llm import PlaceholderLLM, build_llm, resolve_endpoint
-from tasks.llm_stage import respond_and_judge
+from tasks.filter.rules import filter_rows
+from tasks.llm.client import PlaceholderLLM, build_llm, resolve_endpoint
+from tasks.llm.generate import Generator
+from tasks.llm.judge import Judge, parse_judgement
+from tasks.llm.stage import respond_and_judge
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -160,11 +160,11 @@ def test_heartbeats_are_off_only_for_the_temporary_server() -> None:
     the command, and each flow run would pay up to a second for them."""
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
-    from flows.cli import _flow_runs
+    from flows.cli.prefect_server import flow_runs
 
     default = get_current_settings().flows.heartbeat_frequency
     assert default is not None
-    with _flow_runs():
+    with flow_runs():
         assert get_current_settings().flows.heartbeat_frequency is None
-    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}), _flow_runs():
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}), flow_runs():
         assert get_current_settings().flows.heartbeat_frequency == default

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 import flows.coverage_flow
 from flows.cli import app
 from languages.schema import LanguageID, available_languages, load_language
-from tasks.coverage import build_coverage
-from tasks.dashboard import attention, markdown_table, render_html
-from tasks.publish import read_local_file
+from tasks.coverage.dashboard import attention, markdown_table, render_html
+from tasks.coverage.report import build_coverage
+from tasks.publish.destination import read_local_file
 
 RUN = ["nld", "jpn", "spa"]
 

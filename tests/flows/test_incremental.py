@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -16,9 +15,9 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.publish import recover_local
+from tasks.publish.destination import recover_local
 from tests.flows.test_resume import dutch_source, run_args
-from tests.helpers import copy_configs
+from tests.helpers import copy_configs, sigkill_cli
 from tests.openai_server import OpenAIServer, Reply
 
 RAW = Path("dpo-factory") / "aya_dutch_dpo_raw"
@@ -181,8 +180,7 @@ def test_fresh_worker_resumes_from_the_last_checkpoint(sample: pl.DataFrame, tmp
         deadline = time.monotonic() + 240
         while _published_rows(out) < 3 * every and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        assert sigkill_cli(process) == []  # no Prefect server left behind
         recover_local((out / RAW).resolve())  # a kill in the middle of a swap: as the next run sees it
         checkpointed = _published_rows(out)
         assert every <= checkpointed < rows, "the kill must land after a checkpoint, inside the LLM stage"
@@ -203,7 +201,8 @@ def test_two_overlapping_runs_never_buy_the_same_rows(sample: pl.DataFrame, tmp_
     source, out = tmp_path / "nl.parquet", tmp_path / "out"
     rows = dutch_source(sample, source)
     prompts = set(pl.read_parquet(source)["inputs"].str.strip_chars())
-    with OpenAIServer(latency=lambda: 0.03) as server:
+    # Slow enough that the first run is still buying answers while the second starts on a busy machine.
+    with OpenAIServer(latency=lambda: 0.15) as server:
         first = _start(run_args(source, out, server))
         deadline = time.monotonic() + 240
         while answers_bought(server, prompts) < 5 and time.monotonic() < deadline and first.poll() is None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from languages.schema import LANGUAGES_DIR, load_config_file
-from tasks.load import load_aya
+from tasks.source.load import load_aya
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from huggingface_hub import CommitOperationAdd, DatasetCard
 from huggingface_hub.errors import LocalEntryNotFoundError
 from typer.testing import CliRunner
 
-import tasks.hub
+import tasks.publish.hub
 from flows.cli import app
 from tests.hub_stand_in import RecordingHub
 from tests.openai_server import OpenAIServer
@@ -26,7 +26,7 @@ FAKE_API_KEY = "sk-fake-key-for-tests-only-9876543210"
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RecordingHub:
     stand_in = RecordingHub(tmp_path / "hub")
-    monkeypatch.setattr(tasks.hub, "hub_api", lambda: stand_in)
+    monkeypatch.setattr(tasks.publish.hub, "hub_api", lambda: stand_in)
     return stand_in
 
 
@@ -145,7 +145,7 @@ def test_unusable_token_fails_before_any_data_is_read(
     expected: str,
 ) -> None:
     stand_in = RecordingHub(tmp_path / "hub", token=token, logged_in=logged_in, orgs=orgs)
-    monkeypatch.setattr(tasks.hub, "hub_api", lambda: stand_in)
+    monkeypatch.setattr(tasks.publish.hub, "hub_api", lambda: stand_in)
     missing = str(tmp_path / "no-such-source.jsonl")  # reading it would fail with another message
     with OpenAIServer() as server:
         code, output = invoke("run", "nld", "--source", missing, "--push", "--llm-base-url", server.base_url,
@@ -231,7 +231,7 @@ def _fine_grained(entity: str, permissions: list[str]) -> dict[str, Any]:
     ],
 )  # fmt: skip
 def test_who_may_write_where(me: dict[str, Any], namespace: str, allowed: bool) -> None:
-    assert (tasks.hub._write_problem(me, namespace) is None) == allowed
+    assert (tasks.publish.hub._write_problem(me, namespace) is None) == allowed
 
 
 @pytest.mark.parametrize("namespace", ["a/b", "../x", "..", "", "-lead", "has space", "é"])
@@ -345,9 +345,9 @@ def test_a_file_that_vanishes_after_listing_is_absent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stand_in = _StaleListing(tmp_path / "hub", "data/train-00000-of-00001-aaaaaaaaaaaa.parquet")
-    monkeypatch.setattr(tasks.hub, "hub_api", lambda: stand_in)
+    monkeypatch.setattr(tasks.publish.hub, "hub_api", lambda: stand_in)
     _publish_raw(stand_in, 3)
-    frame = tasks.hub.read_hub_file("ns/r", "data")
+    frame = tasks.publish.hub.read_hub_file("ns/r", "data")
     assert frame is not None and frame.height == 3  # the current version, read after listing again
     assert stand_in.listings == 2
 
@@ -364,10 +364,10 @@ def test_an_unreachable_hub_is_an_error_not_an_empty_dataset(
 
     monkeypatch.setattr(hub, "hf_hub_download", unreachable)
     with pytest.raises(
-        tasks.hub.PublishError,
+        tasks.publish.hub.PublishError,
         match=r"cannot read data/ of ns/r from the Hub \(LocalEntryNotFoundError\)",
     ):
-        tasks.hub.read_hub_file("ns/r", "data")
+        tasks.publish.hub.read_hub_file("ns/r", "data")
 
 
 def test_a_listing_that_keeps_naming_missing_files_is_an_error(
@@ -375,14 +375,14 @@ def test_a_listing_that_keeps_naming_missing_files_is_an_error(
 ) -> None:
     stand_in = RecordingHub(tmp_path / "hub")
     _publish_raw(stand_in, 2)
-    monkeypatch.setattr(tasks.hub, "hub_api", lambda: stand_in)
+    monkeypatch.setattr(tasks.publish.hub, "hub_api", lambda: stand_in)
     monkeypatch.setattr(
         stand_in,
         "list_repo_files",
         lambda repo_id, repo_type, revision=None: ["data/train-00000-of-00001-cccccccccccc.parquet"],
     )
-    with pytest.raises(tasks.hub.PublishError, match="kept naming files that are gone"):
-        tasks.hub.read_hub_file("ns/r", "data")
+    with pytest.raises(tasks.publish.hub.PublishError, match="kept naming files that are gone"):
+        tasks.publish.hub.read_hub_file("ns/r", "data")
 
 
 def test_a_lost_curated_repo_is_repaired_with_one_commit(hub: RecordingHub, tmp_path: Path) -> None:
@@ -422,7 +422,7 @@ class InterruptedHub(RecordingHub):
 
 def test_a_concurrent_writer_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hub = InterruptedHub(tmp_path / "hub")
-    monkeypatch.setattr(tasks.hub, "hub_api", lambda: hub)
+    monkeypatch.setattr(tasks.publish.hub, "hub_api", lambda: hub)
     work = str(tmp_path / "work")
     args = ["run", "nld", "--source", "sample", "--offline", "--push", "--out", work]
     assert invoke(*args, "--limit", "4")[0] == 0

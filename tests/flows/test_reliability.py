@@ -19,8 +19,8 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.judge import JUDGE_FAILURES
-from tasks.publish import read_local_raw
+from tasks.llm.judge import JUDGE_FAILURES
+from tasks.publish.destination import read_local_raw
 from tests.flows.test_resume import dutch_source
 from tests.helpers import copy_configs
 from tests.openai_server import OpenAIServer, Reply

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +14,8 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from languages.schema import load_language
-from tasks.filter import filter_rows
+from tasks.filter.rules import filter_rows
+from tests.helpers import sigkill_cli
 from tests.openai_server import OpenAIServer
 
 CONCURRENCY = 4
@@ -68,8 +68,7 @@ def test_sigkill_mid_llm_stage_then_rerun(sample: pl.DataFrame, tmp_path: Path) 
         deadline = time.monotonic() + 180
         while server.log.calls() < rows and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        assert sigkill_cli(process) == []  # the CLI's Prefect server ended with it
         first_calls = server.log.calls()
         assert 0 < first_calls < 2 * rows, "the kill must land inside the LLM stage"
         journal = out / ".journal" / "dpo-factory" / "aya_dutch_dpo_raw.jsonl"
@@ -123,8 +122,7 @@ def _kill_when(process: subprocess.Popen, ready, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while not ready() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    assert sigkill_cli(process) == []
 
 
 def test_sigkill_before_the_llm_stage_and_after_it(sample: pl.DataFrame, tmp_path: Path) -> None:

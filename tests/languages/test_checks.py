@@ -48,7 +48,7 @@ def test_shipped_configs_pass_every_check() -> None:
 
 
 def test_every_system_prompt_is_in_its_language_by_its_own_model() -> None:
-    from tasks.langid import identify
+    from languages.langid import identify
 
     for path in config_paths():
         config = load_config_file(path)

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from languages.checks import check_configs
+from languages.langid import OFFLINE_MODELS, identify, model_labels
 from languages.scaffold import UNREADABLE, pick_model, scaffold, yaml_scalar
 from languages.schema import LANGUAGES_DIR, ConfigError, config_paths, config_problems, load_config_file
 from languages.slots import cron_at, slot_for, slot_minute
-from tasks.langid import OFFLINE_MODELS, identify, model_labels
 from tests.flows.test_contributor_path import LANGUAGES
 from tests.helpers import copy_configs
 

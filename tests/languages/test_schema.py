@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from languages.langid import model_labels
 from languages.schema import (
     LANGUAGES_DIR,
     ConfigError,
@@ -15,7 +16,6 @@ from languages.schema import (
     load_language,
     misnamed_paths,
 )
-from tasks.langid import model_labels
 
 
 @pytest.mark.parametrize("path", config_paths(), ids=lambda p: p.stem)
@@ -180,11 +180,10 @@ def test_unknown_language_lists_the_configured_ones() -> None:
         load_language("xxx")
 
 
-def test_repo_names_and_hub_language() -> None:
+def test_repo_names() -> None:
     arabic = load_language("arb")
     assert arabic.raw_repo == "dpo-factory/aya_standard_arabic_dpo_raw"
     assert arabic.curated_repo == "dpo-factory/aya_standard_arabic_dpo"
-    assert load_language("nld").hub_language == "nl"
 
 
 def test_repo_slugs_of_shipped_configs_did_not_change() -> None:

@@ -6,15 +6,15 @@ import polars as pl
 import pytest
 
 from languages.schema import Curation, LanguageConfig, load_language
-from tasks.filter import filter_rows
-from tasks.format import build_dpo, build_raw, quality_stats
-from tasks.generate import Generator
-from tasks.judge import Judge
-from tasks.llm import build_llm, resolve_endpoint
-from tasks.llm_stage import respond_and_judge
-from tasks.similarity import near_duplicate_sources, near_duplicates, shingles, similarity
+from tasks.filter.near_duplicates import near_duplicate_sources, near_duplicates, shingles, similarity
+from tasks.filter.rules import filter_rows
+from tasks.format.views import build_dpo, build_raw, quality_stats
+from tasks.llm.client import build_llm, resolve_endpoint
+from tasks.llm.generate import Generator
+from tasks.llm.judge import Judge
+from tasks.llm.stage import respond_and_judge
 from tests.openai_server import OpenAIServer, Reply, well_formed_judgement
-from tests.tasks.test_format import _result
+from tests.tasks.format.test_views import _result
 
 
 def test_near_duplicate_prompts_in_the_sample(sample: pl.DataFrame) -> None:
@@ -234,7 +234,7 @@ def test_only_a_kept_prompt_makes_a_later_one_a_duplicate() -> None:
 
 
 def test_folding_matches_the_shingles_of_every_script(sample: pl.DataFrame) -> None:
-    from tasks.similarity import SHINGLE, fold
+    from tasks.filter.near_duplicates import SHINGLE, fold
 
     texts = [t for t in sample["inputs"].to_list() if t] + [
         "İstanbul'da ΣΟΦΟΣ",
@@ -253,8 +253,8 @@ def test_folding_matches_the_shingles_of_every_script(sample: pl.DataFrame) -> N
 def test_the_filter_folds_its_keys_as_fold_does(sample: pl.DataFrame) -> None:
     """The filter folds its duplicate keys (`normalise`) with `fold_spaced` instead of folding the
     raw prompts again: the result must be `fold` exactly, punctuation runs and odd spaces included."""
-    from tasks.filter import normalise
-    from tasks.similarity import fold, fold_spaced
+    from tasks.filter.near_duplicates import fold, fold_spaced
+    from tasks.filter.rules import normalise
 
     texts = (
         sample["inputs"].to_list()

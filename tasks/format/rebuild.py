@@ -1,0 +1,68 @@
+"""Stage 7, rebuild: raw, curated DPO and KTO from what is published, a run's rows and the current config.
+
+Every run (and every checkpoint) rebuilds the datasets from state rather than appending to them, so a
+lost or stale curated repo is repaired, a changed curation rule applies to published pairs, and a
+row the current filter drops leaves the curated data while raw keeps it, marked with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from languages.schema import LanguageConfig
+from tasks.filter.rules import FilterResult
+from tasks.format.views import build_dpo, build_kto, build_raw, mark_excluded, merge_raw, quality_stats
+from tasks.publish.cards import build_curated_repo, build_raw_repo
+from tasks.publish.repos import DatasetRepo
+from tasks.state.status import STATUS_GAVE_UP, STATUS_JUDGED
+
+
+class LanguageState:
+    """One language's published raw rows, the current filter result and config, ready to rebuild from."""
+
+    def __init__(
+        self,
+        config: LanguageConfig,
+        published: pl.DataFrame | None,
+        filtered: FilterResult,
+        run_id: str,
+        run_at: str,
+        generation_recipe: str,
+        recipe_file: bytes,
+    ) -> None:
+        self.config, self.published, self.filtered = config, published, filtered
+        self.run_id, self.run_at, self.generation_recipe = run_id, run_at, generation_recipe
+        self.recipe_file = recipe_file
+        self.kept_ids = set(filtered.kept["id"].to_list())
+
+    def repos(self, results: list[dict[str, Any]], report: dict[str, Any]) -> list[DatasetRepo]:
+        """The raw and curated repos for the published rows plus `results`; `report` gains the counts."""
+        for result in results:
+            if result.get("generation") is not None:
+                result.setdefault("generation_recipe", self.generation_recipe)
+        new = build_raw(results, self.run_id, self.run_at)
+        raw = merge_raw(self.published, new, self.config.max_attempts)
+        raw = mark_excluded(raw, self.kept_ids, self.filtered.dropped_ids)
+        dpo, curation_drops = build_dpo(raw, self.config.curation)
+        kto = build_kto(dpo)
+        statuses = raw["status"].value_counts() if raw.height else None
+        report["datasets"] = {
+            "raw_rows": raw.height,
+            "judged_rows": int((raw["status"] == STATUS_JUDGED).sum()) if raw.height else 0,
+            "gave_up_rows": int((raw["status"] == STATUS_GAVE_UP).sum()) if raw.height else 0,
+            "excluded_rows": int(raw["excluded_reason"].is_not_null().sum()) if raw.height else 0,
+            "statuses": dict(statuses.iter_rows()) if statuses is not None else {},
+            "curated_pairs": dpo.height,
+            "kto_rows": kto.height,
+            "curation_dropped": curation_drops,
+        }
+        report["quality"] = quality_stats(raw, dpo)
+        repos = [
+            build_raw_repo(self.config, raw, report),
+            build_curated_repo(self.config, dpo, kto, curation_drops, report),
+        ]
+        for repo in repos:  # each dataset carries the exact config it was made with
+            repo.files[f"recipe/{self.config.code}.yaml"] = self.recipe_file
+        return repos

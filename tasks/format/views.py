@@ -1,0 +1,264 @@
+"""Stage 7, format: the raw view (every row, every score, every status), curated DPO pairs and KTO rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from languages.schema import Curation
+from tasks.filter.near_duplicates import similarity
+from tasks.llm.judge import JUDGE_FAILURES
+from tasks.state.status import STATUS_FAILED, STATUS_GAVE_UP, STATUS_JUDGED
+
+_MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
+
+RAW_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "instruction": pl.String(),
+    "targets": pl.String(),
+    "language": pl.String(),
+    "language_code": pl.String(),
+    "annotation_type": pl.String(),
+    "user_id": pl.String(),
+    "generation_model": pl.String(),
+    "generation": pl.String(),
+    "predicted_generation_language": pl.String(),
+    "predicted_generation_language_score": pl.Float64(),
+    "generations": pl.List(pl.String),
+    "generation_models": pl.List(pl.String),
+    "model_name": pl.String(),
+    "ratings": pl.List(pl.Int64),
+    "rationales": pl.List(pl.String),
+    "ratings_swapped": pl.List(pl.Int64),
+    "position_consistent": pl.Boolean(),
+    "status": pl.String(),
+    "failure_reason": pl.String(),
+    "failure_detail": pl.String(),
+    "generation_language_ok": pl.Boolean(),
+    "prompt_language": pl.String(),
+    "prompt_language_score": pl.Float64(),
+    "answer_language": pl.String(),
+    "answer_language_score": pl.Float64(),
+    "run_id": pl.String(),
+    "run_at": pl.String(),
+    # How many runs tried this row; a row that failed `max_attempts` times is `gave_up`.
+    "attempts": pl.Int64(),
+    # Set when the current filter drops a row that was published earlier: it leaves the curated data.
+    "excluded_reason": pl.String(),
+    # Fingerprint of the generator settings the answer came from: only such answers are reused.
+    "generation_recipe": pl.String(),
+}
+
+JUDGE_ERROR = "judge_error"  # the judge request failed (transport), as opposed to a judge failure
+
+CURATION_DROPS = (
+    "excluded_by_filter",
+    "not_judged",
+    "position_inconsistent",
+    "tie",
+    "margin_below_minimum",
+    "near_copy",
+    "chosen_wrong_language",
+    "rejected_wrong_language",
+)
+
+
+def build_raw(results: list[dict[str, Any]], run_id: str, run_at: str = "") -> pl.DataFrame:
+    """One row per LLM-stage result, in the raw schema (a superset of the community recipe's).
+
+    `run_at` is the run's start as an ISO 8601 UTC timestamp: the coverage report's "last run".
+    """
+    records = [
+        {**row, "instruction": row["inputs"], "run_id": run_id, "run_at": run_at or None} for row in results
+    ]
+    return (
+        pl.DataFrame(records, schema=RAW_SCHEMA, strict=False) if records else pl.DataFrame(schema=RAW_SCHEMA)
+    )
+
+
+def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame, max_attempts: int = 3) -> pl.DataFrame:
+    """Published rows plus this run's; a row processed again (it had failed) replaces its old version.
+
+    Each processed row counts one more attempt; a row that failed for the `max_attempts`-th time is
+    given up (`gave_up`, with its last reason) and not tried again unless a run asks for it.
+    """
+    previous = (
+        published.select("id", previous_attempts=_attempts_so_far(published))
+        if published is not None and published.height
+        else pl.DataFrame(schema={"id": pl.String, "previous_attempts": pl.Int64})
+    )
+    new = (
+        new.join(previous, on="id", how="left")
+        .with_columns(attempts=pl.col("previous_attempts").fill_null(0) + 1)
+        .with_columns(
+            status=pl.when((pl.col("status") == STATUS_FAILED) & (pl.col("attempts") >= max_attempts))
+            .then(pl.lit(STATUS_GAVE_UP))
+            .otherwise(pl.col("status"))
+        )
+        .select(new.columns)
+    )
+    if published is None or published.height == 0:
+        return new.sort("id")
+    kept = published.filter(~pl.col("id").is_in(new["id"].implode()))
+    # Diagonal: a column added in a later version is null in rows published before it existed.
+    merged = pl.concat([kept, new], how="diagonal_relaxed").select(new.columns)
+    return merged.with_columns(attempts=_attempts_so_far(merged)).sort("id")
+
+
+def _attempts_so_far(raw: pl.DataFrame) -> pl.Expr:
+    """Rows published before attempts were counted had been tried once."""
+    counted = pl.col("attempts") if "attempts" in raw.columns else pl.lit(None, dtype=pl.Int64)
+    return counted.fill_null(1).cast(pl.Int64)
+
+
+def mark_excluded(raw: pl.DataFrame, kept: set[str], dropped: dict[str, str]) -> pl.DataFrame:
+    """Apply the current filter to published rows: a row it now drops keeps its data, marked with why.
+
+    A row it keeps again loses the mark; a row the filter did not see this run keeps its mark as is.
+    """
+    if raw.height == 0:
+        return raw
+    reasons = pl.DataFrame(
+        {"id": list(dropped), "now_dropped": list(dropped.values())},
+        schema={"id": pl.String, "now_dropped": pl.String},
+    )
+    return (
+        raw.join(reasons, on="id", how="left")
+        .with_columns(
+            excluded_reason=pl.when(pl.col("now_dropped").is_not_null())
+            .then(pl.col("now_dropped"))
+            .when(pl.col("id").is_in(pl.Series(list(kept), dtype=pl.String).implode()))
+            .then(pl.lit(None, dtype=pl.String))
+            .otherwise(pl.col("excluded_reason"))
+        )
+        .select(raw.columns)
+    )
+
+
+def _chat(prompt: str, answer: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+
+
+def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Chosen/rejected pairs with a clear winner; every raw row not curated is counted by reason."""
+    pairs: list[dict[str, Any]] = []
+    drops = dict.fromkeys(CURATION_DROPS, 0)
+    for row in raw.iter_rows(named=True):
+        if row.get("excluded_reason"):
+            drops["excluded_by_filter"] += 1
+            continue
+        if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
+            drops["not_judged"] += 1
+            continue
+        if row.get("position_consistent") is False:  # judged in both orders, and they disagree
+            drops["position_inconsistent"] += 1
+            continue
+        human, model = row["ratings"]
+        if human == model:
+            drops["tie"] += 1
+            continue
+        if abs(human - model) < rules.min_margin:
+            drops["margin_below_minimum"] += 1
+            continue
+        if (
+            rules.max_copy_similarity is not None
+            and similarity(*row["generations"]) >= rules.max_copy_similarity
+        ):
+            drops["near_copy"] += 1
+            continue
+        model_won = model > human
+        # None means "not checked" (no language-ID model knows the language): never a failure.
+        wrong_language = row["generation_language_ok"] is False
+        if model_won and wrong_language:
+            drops["chosen_wrong_language"] += 1
+            continue
+        if not model_won and wrong_language and not rules.allow_wrong_language_rejected:
+            drops["rejected_wrong_language"] += 1
+            continue
+        human_answer, model_answer = row["generations"]
+        chosen, rejected = (model_answer, human_answer) if model_won else (human_answer, model_answer)
+        pairs.append(
+            {
+                "id": row["id"],
+                "prompt": row["instruction"],
+                "chosen": _chat(row["instruction"], chosen),
+                "rejected": _chat(row["instruction"], rejected),
+                "chosen_rating": max(human, model),
+                "rejected_rating": min(human, model),
+                "chosen_model": row["generation_model"] if model_won else "human",
+                "rejected_model": "human" if model_won else row["generation_model"],
+            }
+        )
+    schema = {
+        "id": pl.String,
+        "prompt": pl.String,
+        "chosen": _MESSAGES,
+        "rejected": _MESSAGES,
+        "chosen_rating": pl.Int64,
+        "rejected_rating": pl.Int64,
+        "chosen_model": pl.String,
+        "rejected_model": pl.String,
+    }
+    return pl.DataFrame(pairs, schema=schema), {k: v for k, v in drops.items() if v}
+
+
+def build_kto(dpo: pl.DataFrame) -> pl.DataFrame:
+    """TRL's unpaired format, conversational like the pairs: each pair gives a desirable (True) and an
+    undesirable (False) row, `prompt` the user's messages and `completion` the assistant's answer."""
+
+    def view(column: str, label: bool) -> pl.DataFrame:
+        conversation = pl.col(column)
+        return dpo.select(
+            "id",
+            prompt=conversation.list.head(conversation.list.len() - 1),
+            completion=conversation.list.tail(1),
+            label=pl.lit(label),
+        )
+
+    kto = pl.concat([view("chosen", True), view("rejected", False)])
+    return kto.sort("id", "label", descending=[False, True]).select("id", "prompt", "completion", "label")
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def quality_stats(raw: pl.DataFrame, dpo: pl.DataFrame) -> dict[str, Any]:
+    """Per-language quality figures for the card, the run summary and the coverage report.
+
+    Judge failures (unusable or misaligned judgements) and judge errors (the request itself failed:
+    timeouts, HTTP errors) are counted apart: the first says how far to trust the judge, the second
+    how healthy the endpoint was. Rows whose language was not checked count in neither direction.
+    """
+    generated = raw.filter(pl.col("generation").is_not_null()) if raw.height else raw
+    judged = raw.filter(pl.col("status") == STATUS_JUDGED) if raw.height else raw
+    reasons = generated["failure_reason"] if generated.height else pl.Series([], dtype=pl.String)
+    judge_failures = int(reasons.is_in([*JUDGE_FAILURES, *(f"swap_{r}" for r in JUDGE_FAILURES)]).sum())
+    judge_errors = int((reasons == JUDGE_ERROR).sum())
+    checked = (
+        generated["generation_language_ok"].drop_nulls()
+        if generated.height
+        else pl.Series([], dtype=pl.Boolean)
+    )
+    histogram: dict[str, list[int]] = {"human": [0] * 5, "llm": [0] * 5}
+    for human, model in judged["ratings"].to_list() if judged.height else []:
+        histogram["human"][human - 1] += 1
+        histogram["llm"][model - 1] += 1
+    both_orders = judged.filter(pl.col("position_consistent").is_not_null()) if judged.height else judged
+    margins = dpo["chosen_rating"] - dpo["rejected_rating"] if dpo.height else None
+    return {
+        "judged_rows": judged.height,
+        "language_checked_rows": checked.len(),
+        "wrong_language_rate": _rate(int((~checked).sum()), checked.len()),
+        "judge_failure_rate": _rate(judge_failures, generated.height),
+        "judge_error_rate": _rate(judge_errors, generated.height),
+        "rating_histogram": histogram,
+        "mean_margin": round(float(margins.mean()), 4) if margins is not None else None,
+        "human_won_share": _rate(int((dpo["chosen_model"] == "human").sum()), dpo.height)
+        if dpo.height
+        else None,
+        "position_consistency": _rate(int(both_orders["position_consistent"].sum()), both_orders.height)
+        if both_orders.height
+        else None,
+    }

@@ -1,0 +1,1 @@
+"""Stage 8: dataset repos and their cards, written to a local folder laid out like the Hub or pushed to it."""

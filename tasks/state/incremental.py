@@ -1,0 +1,142 @@
+"""Stage 3, skip what is done: which rows this run still has to send to the LLM, and progress
+published while it runs.
+
+The published raw dataset is the record of work done. A row judged there is done; a row that failed
+is tried again until it has failed `max_attempts` times (`gave_up`). Rows whose results are already
+paid for (in the journal, or an answer in the published raw data) go first and are never bought
+again. During the LLM stage, the datasets are published every N finished rows (and at least every
+few minutes), so a worker that dies loses one interval at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from tasks.state.journal import Journal
+from tasks.state.status import STATUS_GAVE_UP, STATUS_JUDGED
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT_ROWS = 500
+# A slow endpoint may take long to finish N rows: publish at least this often while rows come in.
+CHECKPOINT_SECONDS = 600.0
+
+
+@dataclass
+class Plan:
+    """The rows to send this run, and what the others are."""
+
+    todo: pl.DataFrame
+    already_published: int
+    gave_up: int
+    left_for_next_run: int
+
+
+def plan_rows(
+    kept: pl.DataFrame,
+    published: pl.DataFrame | None,
+    journal: Journal,
+    generation_recipe: str,
+    generator_model: str,
+    limit: int | None = None,
+    retry_failed: bool = False,
+) -> Plan:
+    """Rows of `kept` still to do, paid-for ones first; `limit` caps the rows that need new calls.
+
+    Answers of published rows that failed later (at the judge) are put into the journal, so those
+    rows are only judged again; only answers from the same generator settings are reused.
+    """
+    finished = [STATUS_JUDGED] if retry_failed else [STATUS_JUDGED, STATUS_GAVE_UP]
+    done_ids: list[str] = []
+    gave_up = 0
+    if published is not None and published.height:
+        done_ids = published.filter(pl.col("status").is_in(finished))["id"].to_list()
+        gave_up = published.filter(
+            (pl.col("status") == STATUS_GAVE_UP) & pl.col("id").is_in(kept["id"].implode())
+        ).height
+        answered = published.filter(~pl.col("status").is_in(finished) & pl.col("generation").is_not_null())
+        same_generator = (
+            pl.col("generation_recipe") == generation_recipe
+            if "generation_recipe" in answered.columns
+            else pl.lit(False)
+        )
+        # Rows published before the recipe was recorded: the same model is the best evidence left.
+        legacy = pl.col("generation_model") == generator_model
+        if "generation_recipe" in answered.columns:
+            legacy = legacy & pl.col("generation_recipe").is_null()
+        for row_id, generation in (
+            answered.filter(same_generator | legacy).select("id", "generation").iter_rows()
+        ):
+            journal.generations.setdefault(row_id, {"generation": generation})
+    todo = kept.filter(~pl.col("id").is_in(pl.Series(done_ids, dtype=pl.String).implode()))
+    already_published = kept.height - todo.height - (0 if retry_failed else gave_up)
+    if retry_failed:
+        gave_up = 0
+
+    paid = pl.col("id").is_in(pl.Series(list(journal.rows), dtype=pl.String).implode())
+    half_paid = pl.col("id").is_in(pl.Series(list(journal.generations), dtype=pl.String).implode())
+    free = todo.filter(paid)
+    rest = (
+        todo.filter(~paid).with_columns(_order=~half_paid).sort("_order", maintain_order=True).drop("_order")
+    )
+    left = 0
+    if limit is not None:
+        left = max(rest.height - limit, 0)
+        rest = rest.head(limit)
+    return Plan(pl.concat([free, rest]), already_published, gave_up, left)
+
+
+class Checkpointer:
+    """Publishes the run's results so far every `every` finished rows, or every few minutes.
+
+    `add` is called in the LLM stage's event loop for each finished row and only counts; publishing
+    runs in one background thread, one checkpoint at a time, so requests keep flowing meanwhile. A
+    failed checkpoint is logged and left to the next one (or to the final publish).
+    """
+
+    def __init__(
+        self,
+        every: int,
+        publish: Callable[[list[dict[str, Any]]], list[str]],
+        seconds: float = CHECKPOINT_SECONDS,
+    ) -> None:
+        self.every, self.publish, self.seconds = every, publish, seconds
+        self.results: list[dict[str, Any]] = []
+        self.published_checkpoints = 0
+        self._since, self._last = 0, time.monotonic()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._running: Future | None = None
+        self._lock = threading.Lock()
+
+    def add(self, result: dict[str, Any]) -> None:
+        self.results.append(result)
+        self._since += 1
+        due = self._since >= self.every or time.monotonic() - self._last >= self.seconds
+        if due and (self._running is None or self._running.done()):
+            self._since, self._last = 0, time.monotonic()
+            self._running = self._pool.submit(self._checkpoint, list(self.results))
+
+    def _checkpoint(self, results: list[dict[str, Any]]) -> None:
+        try:
+            with self._lock:
+                self.publish(results)
+                self.published_checkpoints += 1
+        except Exception as exc:  # the next checkpoint or the final publish tries again
+            logger.warning("checkpoint of %d rows not published: %s", len(results), exc)
+
+    def wait(self) -> None:
+        """Block until the checkpoint being written (if any) is done."""
+        if self._running is not None:
+            self._running.result()
+
+    def finish(self) -> None:
+        """Wait for a checkpoint still being written; the final publish comes after it."""
+        self._pool.shutdown(wait=True)

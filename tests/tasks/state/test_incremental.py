@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from tasks.state.incremental import Checkpointer, plan_rows
+from tasks.state.journal import Journal
+
+
+def kept(ids: list[str]) -> pl.DataFrame:
+    return pl.DataFrame({"id": ids, "inputs": [f"vraag {i}" for i in ids]})
+
+
+def published(rows: list[tuple[str, str, str | None, str | None]]) -> pl.DataFrame:
+    ids, statuses, generations, recipes = zip(*rows, strict=True)
+    return pl.DataFrame(
+        {
+            "id": ids,
+            "status": statuses,
+            "generation": generations,
+            "generation_model": ["m"] * len(ids),
+            "generation_recipe": recipes,
+        },
+        schema_overrides={"generation": pl.String, "generation_recipe": pl.String},
+    )
+
+
+def test_paid_rows_go_first_and_do_not_count_against_the_limit(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl", "g", "r")
+    journal.record_row("e", {"status": "judged"})
+    journal.record_row("f", {"status": "judged"})
+    journal.record_generation("d", {"generation": "antwoord"})
+    plan = plan_rows(kept(list("abcdef")), None, journal, "g", "m", limit=2)
+    # e and f are paid for in full (free), d has its answer (one judge call), then new rows.
+    assert plan.todo["id"].to_list() == ["e", "f", "d", "a"]
+    assert plan.left_for_next_run == 2
+
+
+def test_judged_and_given_up_rows_are_done_unless_retry_failed(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl", "g", "r")
+    done = published([("a", "judged", "x", "g"), ("b", "gave_up", None, None), ("c", "failed", None, None)])
+    plan = plan_rows(kept(list("abcd")), done, journal, "g", "m")
+    assert plan.todo["id"].to_list() == ["c", "d"]
+    assert (plan.already_published, plan.gave_up) == (1, 1)
+    retry = plan_rows(kept(list("abcd")), done, journal, "g", "m", retry_failed=True)
+    assert retry.todo["id"].to_list() == ["b", "c", "d"] and retry.gave_up == 0
+
+
+def test_published_answers_are_reused_only_from_the_same_generator_settings(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl", "g", "r")
+    done = published([("a", "failed", "same settings", "g"), ("b", "failed", "old system prompt", "g-old")])
+    plan_rows(kept(["a", "b"]), done, journal, "g", "m")
+    assert journal.generations == {"a": {"generation": "same settings"}}
+
+
+def test_checkpointer_publishes_every_n_rows_in_the_background() -> None:
+    snapshots: list[int] = []
+    checkpoints = Checkpointer(every=3, publish=lambda rows: snapshots.append(len(rows)) or [])
+    for index in range(10):
+        checkpoints.add({"id": str(index)})
+        checkpoints.wait()  # let each checkpoint finish before the next row
+    checkpoints.finish()
+    assert snapshots == [3, 6, 9]
+    assert checkpoints.published_checkpoints == 3
+
+
+def test_a_failed_checkpoint_is_left_to_the_next_one() -> None:
+    calls: list[int] = []
+
+    def flaky(rows: list) -> list[str]:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise OSError("the Hub said 429")
+        return []
+
+    checkpoints = Checkpointer(every=2, publish=flaky)
+    for index in range(4):
+        checkpoints.add({"id": str(index)})
+        checkpoints.wait()
+    checkpoints.finish()
+    assert calls == [2, 4] and checkpoints.published_checkpoints == 1
