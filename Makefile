@@ -9,7 +9,7 @@ endif
 DEMO_LANGUAGES ?= nld spa swh arb hin jpn
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean labelstudio
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -25,7 +25,7 @@ lint: setup
 	$(UV) run dpo-factory validate
 	$(UV) run dpo-factory deployments --check
 
-test: lint
+test: lint labelstudio
 	$(UV) run pytest
 
 clean:
@@ -38,3 +38,15 @@ bench: setup
 	$(UV) run python -m benchmarks.data_stage
 	$(UV) run python -m benchmarks.near_duplicates
 	HF_HUB_OFFLINE=1 $(UV) run python -m benchmarks.reliability
+
+# Label Studio for the review tests, in its own virtualenv (its pins clash with ours), plus a migrated
+# empty database that each test session copies (Django's migrations take a minute or two).
+LABEL_STUDIO_VERSION := 1.23.2
+.venv-labelstudio/ready-$(LABEL_STUDIO_VERSION):
+	rm -rf .venv-labelstudio
+	python3 -m venv .venv-labelstudio
+	.venv-labelstudio/bin/pip install --quiet --disable-pip-version-check label-studio==$(LABEL_STUDIO_VERSION)
+	tests/make_labelstudio_template.sh .venv-labelstudio .venv-labelstudio/template/label_studio.sqlite3
+	touch $@
+
+labelstudio: .venv-labelstudio/ready-$(LABEL_STUDIO_VERSION)

@@ -33,6 +33,8 @@ from tasks.publish.destination import Destination, run_lock
 from tasks.publish.errors import PublishError
 from tasks.publish.hub import HubUnavailableError, check_push_access
 from tasks.publish.repos import RAW_DATA
+from tasks.review.errors import ReviewError
+from tasks.review.sync import sync_language
 from tasks.source.load import SourceError, describe_source
 from tasks.source.split import load_split
 from tasks.state.incremental import DEFAULT_CHECKPOINT_ROWS, Checkpointer, plan_rows
@@ -152,6 +154,16 @@ def _recipes(config: LanguageConfig, generator: EndpointChoice, judge: EndpointC
     return answer, fingerprint(answer, judge.model, judge.offline, config.judge, config.lid)
 
 
+def _review_after_run(config: LanguageConfig, destination: Destination, recipe_file: bytes) -> dict[str, Any]:
+    """A review sync once the LLM results are published; a failed one is logged and retried next time."""
+    try:
+        raw = published_raw(destination, config.raw_repo)
+        return sync_language(config, destination, recipe_file, raw, publish_stage)
+    except (ReviewError, PublishError) as exc:
+        get_run_logger().warning("%s: review sync skipped: %s", config.code, exc)
+        return {"error": str(exc)}
+
+
 def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     """The whole per-language job; returns the run report (also the `--summary-json` entry)."""
     logger = get_run_logger()
@@ -260,6 +272,9 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
         # Published: the raw dataset is the record of these rows now, not the journal.
         journal.forget(row["id"] for row in results)
         clock.lap("publish")
+        if config.review is not None and not options.offline:
+            report["review"] = _review_after_run(config, destination, recipe_file)
+            clock.lap("review")
     report["seconds"] = clock.seconds
     logger.info(
         "%s: %d processed, %d curated pairs, %d KTO rows",

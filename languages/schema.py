@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from languages.review import Review
 from languages.yaml_errors import KIND_OF, explain
 
 LANGUAGES_DIR = Path(__file__).resolve().parent
@@ -241,6 +242,8 @@ class LanguageConfig(_Strict):
     curation: Curation = Curation()
     publish: Publish = Publish()
     schedule: Schedule | None = None
+    # Community review of judged pairs (tasks/review/); none: the judge alone decides.
+    review: Review | None = None
     # Runs that may try a row before it is given up (`gave_up`); `run --retry-failed` tries those again.
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
 

@@ -75,4 +75,4 @@ def test_no_module_over_400_lines() -> None:
 
 def test_tasks_lists_the_stages() -> None:
     stages = sorted(p.name for p in (ROOT / "tasks").iterdir() if (p / "__init__.py").is_file())
-    assert stages == ["coverage", "filter", "format", "llm", "publish", "source", "state"]
+    assert stages == ["coverage", "filter", "format", "llm", "publish", "review", "source", "state"]

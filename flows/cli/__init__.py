@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import configs, run
+from flows.cli import configs, review, run
 
 app = typer.Typer(
     help="Turn the Aya dataset into per-language DPO, ORPO and KTO preference data.",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command()(run.run)
 app.command()(run.coverage)
 app.command()(run.dispatch)
+app.command()(review.review)
 app.command()(configs.validate)
 app.command("new-language")(configs.new_language)
 app.command()(configs.deployments)

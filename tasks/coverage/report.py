@@ -16,6 +16,7 @@ from languages.schema import LanguageConfig
 from tasks.format.views import quality_stats
 from tasks.publish.cards import hub_language, language_checked
 from tasks.publish.repos import DPO_DATA, KTO_DATA, RAW_DATA
+from tasks.review.agreement import review_stats
 
 Reader = Callable[[str, str], pl.DataFrame | None]  # (repo id, path in repo) -> table or None
 
@@ -40,6 +41,13 @@ COLUMNS: dict[str, pl.DataType] = {
     "judge_failure_rate": pl.Float64(),
     "judge_error_rate": pl.Float64(),
     "position_consistency": pl.Float64(),
+    "review_sent_pairs": pl.Int64(),
+    "human_verified_pairs": pl.Int64(),
+    "review_votes": pl.Int64(),
+    "judge_human_agreement": pl.Float64(),
+    "judge_human_kappa": pl.Float64(),
+    "judge_human_pairs": pl.Int64(),
+    "annotator_alpha": pl.Float64(),
     "system_prompt_reviewed": pl.Boolean(),
     "last_run": pl.String(),
     "raw_repo": pl.String(),
@@ -74,6 +82,17 @@ def _published_stats(raw: pl.DataFrame | None, dpo: pl.DataFrame | None, kto: pl
         "last_run": raw["run_at"].max() if "run_at" in raw.columns else None,
         **{key: value for key, value in quality.items() if key != "rating_histogram"},
     }
+    if "review_pair" in raw.columns:
+        review = review_stats(raw)
+        stats |= {
+            "review_sent_pairs": review["sent_pairs"],
+            "human_verified_pairs": review["human_verified_pairs"],
+            "review_votes": review["votes"],
+            "judge_human_agreement": review["judge_human"]["share"],
+            "judge_human_kappa": review["judge_human"]["cohen_kappa"],
+            "judge_human_pairs": review["judge_human"]["pairs"],
+            "annotator_alpha": review["annotators"]["krippendorff_alpha"],
+        }
     if pairs.height:
         stats |= {
             "mean_chosen_rating": _round(pairs["chosen_rating"].mean()),

@@ -7,6 +7,7 @@ row the current filter drops leaves the curated data while raw keeps it, marked 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import polars as pl
@@ -45,24 +46,40 @@ class LanguageState:
         new = build_raw(results, self.run_id, self.run_at)
         raw = merge_raw(self.published, new, self.config.max_attempts)
         raw = mark_excluded(raw, self.kept_ids, self.filtered.dropped_ids)
-        dpo, curation_drops = build_dpo(raw, self.config.curation)
-        kto = build_kto(dpo)
-        statuses = raw["status"].value_counts() if raw.height else None
-        report["datasets"] = {
-            "raw_rows": raw.height,
-            "judged_rows": int((raw["status"] == STATUS_JUDGED).sum()) if raw.height else 0,
-            "gave_up_rows": int((raw["status"] == STATUS_GAVE_UP).sum()) if raw.height else 0,
-            "excluded_rows": int(raw["excluded_reason"].is_not_null().sum()) if raw.height else 0,
-            "statuses": dict(statuses.iter_rows()) if statuses is not None else {},
-            "curated_pairs": dpo.height,
-            "kto_rows": kto.height,
-            "curation_dropped": curation_drops,
-        }
-        report["quality"] = quality_stats(raw, dpo)
-        repos = [
-            build_raw_repo(self.config, raw, report),
-            build_curated_repo(self.config, dpo, kto, curation_drops, report),
-        ]
-        for repo in repos:  # each dataset carries the exact config it was made with
-            repo.files[f"recipe/{self.config.code}.yaml"] = self.recipe_file
-        return repos
+        return views(self.config, raw, report, self.recipe_file)
+
+
+# The facts of the last run that the cards show; a review sync, which runs no filter, reads them back.
+LAST_RUN_FILE = "recipe/last_run.json"
+LAST_RUN_KEYS = ("source", "generation_model", "judge_model", "filter")
+
+
+def views(
+    config: LanguageConfig, raw: pl.DataFrame, report: dict[str, Any], recipe_file: bytes
+) -> list[DatasetRepo]:
+    """The raw and curated repos for `raw` as it stands; `report` gains the counts and quality figures."""
+    dpo, curation_drops = build_dpo(raw, config.curation)
+    kto = build_kto(dpo)
+    statuses = raw["status"].value_counts() if raw.height else None
+    report["datasets"] = {
+        "raw_rows": raw.height,
+        "judged_rows": int((raw["status"] == STATUS_JUDGED).sum()) if raw.height else 0,
+        "gave_up_rows": int((raw["status"] == STATUS_GAVE_UP).sum()) if raw.height else 0,
+        "excluded_rows": int(raw["excluded_reason"].is_not_null().sum()) if raw.height else 0,
+        "statuses": dict(statuses.iter_rows()) if statuses is not None else {},
+        "curated_pairs": dpo.height,
+        "kto_rows": kto.height,
+        "curation_dropped": curation_drops,
+    }
+    report["quality"] = quality_stats(raw, dpo)
+    repos = [
+        build_raw_repo(config, raw, report),
+        build_curated_repo(config, dpo, kto, curation_drops, report),
+    ]
+    for repo in repos:  # each dataset carries the exact config it was made with
+        repo.files[f"recipe/{config.code}.yaml"] = recipe_file
+    last_run = {key: report[key] for key in LAST_RUN_KEYS if key in report}
+    repos[0].files[LAST_RUN_FILE] = (
+        json.dumps(last_run, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+    ).encode()
+    return repos

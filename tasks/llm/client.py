@@ -56,7 +56,7 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 _logger = logging.getLogger(__name__)
 
 
-def _origin(url: str) -> tuple[str, str, int] | None:
+def origin(url: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) of an http(s) URL with a plain network location, else None."""
     if any(not char.isascii() or not char.isprintable() or char.isspace() for char in url):
         return None
@@ -74,23 +74,23 @@ def _origin(url: str) -> tuple[str, str, int] | None:
 def is_hugging_face_host(base_url: str) -> bool:
     """Whether `base_url` is Hugging Face: https on port 443 to huggingface.co or a host under
     huggingface.co or huggingface.cloud (Inference Endpoints). The HF token goes nowhere else."""
-    origin = _origin(base_url)
-    if origin is None:
+    where = origin(base_url)
+    if where is None:
         return False
-    scheme, host, port = origin
+    scheme, host, port = where
     return scheme == "https" and port == 443 and (host == "huggingface.co" or host.endswith(_HF_DOMAINS))
 
 
 def _openai_key_allowed(base_url: str, operator_url: bool) -> bool:
     """OPENAI_API_KEY goes to the endpoint OPENAI_BASE_URL names (same scheme, host and port) or to an
     endpoint given on the command line; never to a URL that only a language config names."""
-    origin = _origin(base_url)
-    if origin is None:
+    where = origin(base_url)
+    if where is None:
         return False
     if operator_url:
         return True
     configured = os.environ.get("OPENAI_BASE_URL")
-    return configured is not None and _origin(configured) == origin
+    return configured is not None and origin(configured) == where
 
 
 def api_key_for(base_url: str, operator_url: bool = False) -> str:

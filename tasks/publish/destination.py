@@ -160,6 +160,17 @@ class Destination:
         head = self.heads[repo_id] = hub_head(repo_id)
         return read_hub_file(repo_id, folder, head) if head else None
 
+    def read_bytes(self, repo_id: str, path: str) -> bytes | None:
+        """One published file (a recipe, the last run's facts), at the commit `read` saw; None if absent."""
+        if not self.to_hub:
+            target = local_path(self.out, repo_id) / path
+            return target.read_bytes() if target.is_file() else None
+        from tasks.publish.hub import hub_head, read_hub_bytes
+
+        if repo_id not in self.heads:
+            self.heads[repo_id] = hub_head(repo_id)
+        return read_hub_bytes(repo_id, path, self.heads[repo_id]) if self.heads[repo_id] else None
+
     def differs(self, repo: DatasetRepo) -> bool:
         """Whether `repo` is not exactly what is published now."""
         if not self.to_hub:

@@ -87,6 +87,18 @@ def read_hub_file(repo_id: str, folder: str, revision: str | None = None) -> pl.
     )
 
 
+def read_hub_bytes(repo_id: str, path: str, revision: str | None) -> bytes | None:
+    """One file of a Hub dataset repo at `revision`, or None when the repo or the file is not there."""
+    try:
+        local = hub_api().hf_hub_download(repo_id, path, repo_type="dataset", revision=revision)
+    except (RepositoryNotFoundError, RemoteEntryNotFoundError):
+        return None
+    except Exception as exc:
+        raise _hub_error(exc, f"cannot read {path} of {repo_id} from the Hub") from exc
+    with open(local, "rb") as handle:
+        return handle.read()
+
+
 def read_hub_raw(repo_id: str) -> pl.DataFrame | None:
     """The raw rows already on the Hub, or None when the repo does not exist yet."""
     return read_hub_file(repo_id, RAW_DATA)
