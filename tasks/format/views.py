@@ -101,8 +101,11 @@ def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame, max_attempts: i
     if published is None or published.height == 0:
         return new.sort("id")
     kept = published.filter(~pl.col("id").is_in(new["id"].implode()))
-    # Diagonal: a column added in a later version is null in rows published before it existed.
-    merged = pl.concat([kept, new], how="diagonal_relaxed").select(new.columns)
+    # Diagonal: a column added in a later version is null in rows published before it existed. Columns
+    # that later stages add to published rows (community review's votes) stay; a reprocessed row,
+    # whose answer is new, has none of them, so earlier votes never count for its new answer.
+    extra = [column for column in published.columns if column not in new.columns]
+    merged = pl.concat([kept, new], how="diagonal_relaxed").select(*new.columns, *extra)
     return merged.with_columns(attempts=_attempts_so_far(merged)).sort("id")
 
 
