@@ -9,11 +9,17 @@ endif
 DEMO_LANGUAGES ?= nld spa swh arb hin jpn
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup demo test lint bench clean labelstudio
+.PHONY: setup trl-env labelstudio demo test lint bench clean
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
+
+# TRL's own environment for the real-TRL test (tests/flows/test_training.py): pip, torch 2.13.0 (CPU)
+# first, then the pins in tests/trl/. Rebuilt only when a pin changed; a failed build fails `make test`.
+# DPO_FACTORY_SKIP_TRL=1 skips it (and the test) on machines without the CPU torch wheel.
+trl-env:
+	tests/trl/setup.sh
 
 demo: setup
 	$(UV) run dpo-factory run $(DEMO_LANGUAGES) --source sample --offline --out out --summary-json out/summary.json
@@ -25,11 +31,11 @@ lint: setup
 	$(UV) run dpo-factory validate
 	$(UV) run dpo-factory deployments --check
 
-test: lint labelstudio
+test: lint trl-env labelstudio
 	$(UV) run pytest
 
 clean:
-	rm -rf out .pytest_cache .ruff_cache
+	rm -rf out .pytest_cache .ruff_cache .venv-trl
 
 bench: setup
 	$(UV) run python -m benchmarks.llm_stage --json benchmarks/llm_stage.json

@@ -14,7 +14,8 @@ import polars as pl
 
 from languages.schema import LanguageConfig
 from tasks.filter.rules import FilterResult
-from tasks.format.views import build_dpo, build_kto, build_raw, mark_excluded, merge_raw, quality_stats
+from tasks.format.kto import build_kto
+from tasks.format.views import build_dpo, build_raw, mark_excluded, merge_raw, quality_stats
 from tasks.publish.cards import build_curated_repo, build_raw_repo
 from tasks.publish.repos import DatasetRepo
 from tasks.state.status import STATUS_GAVE_UP, STATUS_JUDGED

@@ -139,88 +139,88 @@ def mark_excluded(raw: pl.DataFrame, kept: set[str], dropped: dict[str, str]) ->
     )
 
 
-def _chat(prompt: str, answer: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+# Who decided which answer of a pair won (`preference_source`). Today always the UltraFeedback judge's
+# ratings; a verdict from people who review the pairs would be a second source that overrides it.
+PREFERENCE_JUDGE = "judge"
+
+
+def _message(role: str, content: str) -> list[dict[str, str]]:
+    return [{"role": role, "content": content}]
+
+
+def _judge_verdict(row: dict[str, Any], rules: Curation) -> tuple[str | None, bool]:
+    """(drop reason or None, whether the LLM answer won) by the judge's ratings and the curation rules."""
+    if row.get("excluded_reason"):
+        return "excluded_by_filter", False
+    if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
+        return "not_judged", False
+    if row.get("position_consistent") is False:  # judged in both orders, and they disagree
+        return "position_inconsistent", False
+    human, model = row["ratings"]
+    if human == model:
+        return "tie", False
+    if abs(human - model) < rules.min_margin:
+        return "margin_below_minimum", False
+    if rules.max_copy_similarity is not None and similarity(*row["generations"]) >= rules.max_copy_similarity:
+        return "near_copy", False
+    model_won = model > human
+    # None means "not checked" (no language-ID model knows the language): never a failure.
+    wrong_language = row["generation_language_ok"] is False
+    if model_won and wrong_language:
+        return "chosen_wrong_language", model_won
+    if not model_won and wrong_language and not rules.allow_wrong_language_rejected:
+        return "rejected_wrong_language", model_won
+    return None, model_won
+
+
+DPO_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "prompt": _MESSAGES,
+    "chosen": _MESSAGES,
+    "rejected": _MESSAGES,
+    "chosen_rating": pl.Int64(),
+    "rejected_rating": pl.Int64(),
+    "chosen_model": pl.String(),
+    "rejected_model": pl.String(),
+    "preference_source": pl.String(),
+}
+
+
+def _pair(row: dict[str, Any], model_won: bool, source: str) -> dict[str, Any]:
+    """One pair in TRL's conversational preference format with an explicit prompt: `prompt` the user's
+    turn, `chosen` and `rejected` the assistant's turn only. (TRL's DPOTrainer fails on a plain-text
+    `prompt` beside conversational `chosen`/`rejected`, the layout this replaced.)"""
+    human, model = row["ratings"]
+    human_answer, model_answer = row["generations"]
+    chosen, rejected = (model_answer, human_answer) if model_won else (human_answer, model_answer)
+    return {
+        "id": row["id"],
+        "prompt": _message("user", row["instruction"]),
+        "chosen": _message("assistant", chosen),
+        "rejected": _message("assistant", rejected),
+        "chosen_rating": model if model_won else human,
+        "rejected_rating": human if model_won else model,
+        "chosen_model": row["generation_model"] if model_won else "human",
+        "rejected_model": "human" if model_won else row["generation_model"],
+        "preference_source": source,
+    }
 
 
 def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Chosen/rejected pairs with a clear winner; every raw row not curated is counted by reason."""
+    """Chosen/rejected pairs with a clear winner; every raw row not curated is counted by reason.
+
+    The winner is the judge's verdict (`preference_source` "judge"); extra columns beside `prompt`,
+    `chosen` and `rejected` are ones TRL's DPO, ORPO and KTO trainers ignore.
+    """
     pairs: list[dict[str, Any]] = []
     drops = dict.fromkeys(CURATION_DROPS, 0)
     for row in raw.iter_rows(named=True):
-        if row.get("excluded_reason"):
-            drops["excluded_by_filter"] += 1
+        reason, model_won = _judge_verdict(row, rules)
+        if reason:
+            drops[reason] += 1
             continue
-        if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
-            drops["not_judged"] += 1
-            continue
-        if row.get("position_consistent") is False:  # judged in both orders, and they disagree
-            drops["position_inconsistent"] += 1
-            continue
-        human, model = row["ratings"]
-        if human == model:
-            drops["tie"] += 1
-            continue
-        if abs(human - model) < rules.min_margin:
-            drops["margin_below_minimum"] += 1
-            continue
-        if (
-            rules.max_copy_similarity is not None
-            and similarity(*row["generations"]) >= rules.max_copy_similarity
-        ):
-            drops["near_copy"] += 1
-            continue
-        model_won = model > human
-        # None means "not checked" (no language-ID model knows the language): never a failure.
-        wrong_language = row["generation_language_ok"] is False
-        if model_won and wrong_language:
-            drops["chosen_wrong_language"] += 1
-            continue
-        if not model_won and wrong_language and not rules.allow_wrong_language_rejected:
-            drops["rejected_wrong_language"] += 1
-            continue
-        human_answer, model_answer = row["generations"]
-        chosen, rejected = (model_answer, human_answer) if model_won else (human_answer, model_answer)
-        pairs.append(
-            {
-                "id": row["id"],
-                "prompt": row["instruction"],
-                "chosen": _chat(row["instruction"], chosen),
-                "rejected": _chat(row["instruction"], rejected),
-                "chosen_rating": max(human, model),
-                "rejected_rating": min(human, model),
-                "chosen_model": row["generation_model"] if model_won else "human",
-                "rejected_model": "human" if model_won else row["generation_model"],
-            }
-        )
-    schema = {
-        "id": pl.String,
-        "prompt": pl.String,
-        "chosen": _MESSAGES,
-        "rejected": _MESSAGES,
-        "chosen_rating": pl.Int64,
-        "rejected_rating": pl.Int64,
-        "chosen_model": pl.String,
-        "rejected_model": pl.String,
-    }
-    return pl.DataFrame(pairs, schema=schema), {k: v for k, v in drops.items() if v}
-
-
-def build_kto(dpo: pl.DataFrame) -> pl.DataFrame:
-    """TRL's unpaired format, conversational like the pairs: each pair gives a desirable (True) and an
-    undesirable (False) row, `prompt` the user's messages and `completion` the assistant's answer."""
-
-    def view(column: str, label: bool) -> pl.DataFrame:
-        conversation = pl.col(column)
-        return dpo.select(
-            "id",
-            prompt=conversation.list.head(conversation.list.len() - 1),
-            completion=conversation.list.tail(1),
-            label=pl.lit(label),
-        )
-
-    kto = pl.concat([view("chosen", True), view("rejected", False)])
-    return kto.sort("id", "label", descending=[False, True]).select("id", "prompt", "completion", "label")
+        pairs.append(_pair(row, model_won, PREFERENCE_JUDGE))
+    return pl.DataFrame(pairs, schema=DPO_SCHEMA), {k: v for k, v in drops.items() if v}
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -17,6 +17,12 @@ from tasks.publish.licenses import DataLicense, data_license
 from tasks.publish.repos import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
 from tasks.source.load import AYA_REPO, AYA_REVISION
 
+# The TRL version the cards' training snippets are tested with (tests/flows/test_training.py). It is
+# also the pin of the test's TRL environment: tests/trl/setup.sh reads it from this line.
+TRL_VERSION = "1.16.0"
+# The model the training snippets name; any chat model with a chat template works.
+EXAMPLE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+
 TAGS = ["dpo", "orpo", "kto", "synthetic", "distilabel", "aya", "preference", "multilingual"]
 
 
@@ -220,6 +226,68 @@ raw = load_dataset("{config.raw_repo}", split="train")
     return DatasetRepo(config.raw_repo, card, {f.path: f.content for f in files.values()})
 
 
+def _training_section(repo_id: str) -> str:
+    """How to load the curated data and train on it with TRL: each snippet runs as written with
+    `TRL_VERSION` (tests/flows/test_training.py runs them against a local copy of the repo)."""
+    return f"""## Load and train
+
+```python
+from datasets import load_dataset
+
+pairs = load_dataset("{repo_id}", "default", split="train")
+unpaired = load_dataset("{repo_id}", "kto", split="train")
+```
+
+Both configs are conversations, so TRL applies the model's chat template. `default` is TRL's
+conversational preference format with an explicit prompt; `kto` is its conversational unpaired
+format. The other columns (`id`, ratings, models, `preference_source`) are ignored by the trainers.
+The snippets below are tested with TRL {TRL_VERSION}. TRL's configs train in bf16 by default: on a machine
+without a GPU, add `use_cpu=True` to the config.
+
+DPO on the pairs:
+
+```python
+from datasets import load_dataset
+from trl import DPOConfig, DPOTrainer
+
+model_id = "{EXAMPLE_MODEL}"  # any chat model
+pairs = load_dataset("{repo_id}", "default", split="train")
+args = DPOConfig(output_dir="dpo")  # no GPU: DPOConfig(output_dir="dpo", use_cpu=True)
+trainer = DPOTrainer(model=model_id, args=args, train_dataset=pairs)
+trainer.train()
+```
+
+ORPO on the same pairs (ORPO is in `trl.experimental.orpo`; `from trl import ORPOTrainer` no longer works):
+
+```python
+from datasets import load_dataset
+from trl.experimental.orpo import ORPOConfig, ORPOTrainer
+
+model_id = "{EXAMPLE_MODEL}"  # any chat model
+pairs = load_dataset("{repo_id}", "default", split="train")
+args = ORPOConfig(output_dir="orpo")  # no GPU: ORPOConfig(output_dir="orpo", use_cpu=True)
+trainer = ORPOTrainer(model=model_id, args=args, train_dataset=pairs)
+trainer.train()
+```
+
+KTO on the unpaired rows. KTOTrainer pairs each row with a neighbour's completion for its KL term
+(within each batch, in dataset order); the rows are ordered so that no row meets the other answer to
+its own prompt there, at any even `per_device_train_batch_size` (given two pairs or more). Train on
+them in the order given.
+
+```python
+from datasets import load_dataset
+from trl import KTOConfig, KTOTrainer
+
+model_id = "{EXAMPLE_MODEL}"  # any chat model
+unpaired = load_dataset("{repo_id}", "kto", split="train")
+args = KTOConfig(output_dir="kto")  # no GPU: KTOConfig(output_dir="kto", use_cpu=True)
+trainer = KTOTrainer(model=model_id, args=args, train_dataset=unpaired)
+trainer.train()
+```
+"""
+
+
 def build_curated_repo(
     config: LanguageConfig,
     dpo: pl.DataFrame,
@@ -246,11 +314,12 @@ def build_curated_repo(
         else "No pairs yet."
     )
     body = f"""Preference pairs in {config.name} built from the Aya dataset: the prompt, the human answer and an
-LLM answer, ranked by an UltraFeedback judge. Config `default` has DPO/ORPO pairs (`prompt`, `chosen`,
-`rejected`, with `chosen` and `rejected` as chat message lists), config `kto` the same data as unpaired
-rows in TRL's conversational format: `prompt` (the user's messages), `completion` (the assistant's
-answer, as a message list) and `label` (true for the answer that won). Every row, including the ones
-left out here, is in [{config.raw_repo}](https://huggingface.co/datasets/{config.raw_repo}).
+LLM answer, ranked by an UltraFeedback judge. Config `default` has DPO/ORPO pairs in TRL's
+conversational preference format: `prompt` (the user's turn), `chosen` and `rejected` (the assistant's
+answer only), each a chat message list. Config `kto` has the same data as unpaired rows in TRL's
+conversational format: `prompt`, `completion` (the assistant's answer) and `label` (true for the answer
+that won). Every row, including the ones left out here, is in
+[{config.raw_repo}](https://huggingface.co/datasets/{config.raw_repo}).
 
 ## Counts
 
@@ -264,45 +333,7 @@ Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,}
 
 {_counts_table(report["filter"]["dropped"], "reason")}
 {_recipe_section(config, report)}
-## Load and train
-
-```python
-from datasets import load_dataset
-
-pairs = load_dataset("{config.curated_repo}", "default", split="train")
-unpaired = load_dataset("{config.curated_repo}", "kto", split="train")
-```
-
-Both configs are conversations, so TRL applies the model's chat template. In `default`, `chosen` and
-`rejected` hold the user's prompt, then the answer; the plain-text `prompt` column is kept for
-browsing, and TRL takes the prompt from the conversations instead.
-
-DPO (or ORPO, with `ORPOConfig`/`ORPOTrainer`) on the pairs:
-
-```python
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl import DPOConfig, DPOTrainer
-
-model_id = "Qwen/Qwen2.5-0.5B-Instruct"  # any chat model
-model = AutoModelForCausalLM.from_pretrained(model_id)
-tokenizer = AutoTokenizer.from_pretrained(model_id)
-trainer = DPOTrainer(model=model, args=DPOConfig(output_dir="dpo"), train_dataset=pairs, processing_class=tokenizer)
-trainer.train()
-```
-
-KTO on the unpaired rows:
-
-```python
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl import KTOConfig, KTOTrainer
-
-model_id = "Qwen/Qwen2.5-0.5B-Instruct"  # any chat model
-model = AutoModelForCausalLM.from_pretrained(model_id)
-tokenizer = AutoTokenizer.from_pretrained(model_id)
-trainer = KTOTrainer(model=model, args=KTOConfig(output_dir="kto"), train_dataset=unpaired, processing_class=tokenizer)
-trainer.train()
-```
-
+{_training_section(config.curated_repo)}
 {_closing(license_)}"""
     card = card_text(files, f"Aya {config.name} DPO", body, **metadata)
     return DatasetRepo(config.curated_repo, card, {f.path: f.content for f in files.values()})

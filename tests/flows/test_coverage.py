@@ -21,8 +21,6 @@ from tasks.coverage.dashboard import attention, markdown_table, render_html
 from tasks.coverage.report import build_coverage
 from tasks.publish.destination import read_local_file
 
-RUN = ["nld", "jpn", "spa"]
-
 
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
@@ -30,12 +28,9 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("out")
-    code, output = invoke("run", *RUN, "--source", "sample", "--offline", "--out", str(out))
-    assert code == 0, output
-    code, output = invoke("coverage", "--source", "sample", "--out", str(out))
-    assert code == 0, output
+def report(sample_published: tuple[Path, str]) -> tuple[Path, str]:
+    """nld, jpn and spa run from the sample, then the coverage report (tests/flows/conftest.py)."""
+    out, output = sample_published
     return out / "dpo-factory" / "dpo-language-coverage", output
 
 

@@ -93,7 +93,10 @@ def test_outputs_load_with_datasets_and_meet_the_curation_rules(published) -> No
         chosen_is_model = row["chosen_model"] != "human"
         assert row["chosen_rating"] == (model if chosen_is_model else human)
         assert not (chosen_is_model and not row["generation_language_ok"])
-        assert row["chosen"][1]["content"] == row["generations"][1 if chosen_is_model else 0]
+        assert row["chosen"] == [
+            {"role": "assistant", "content": row["generations"][1 if chosen_is_model else 0]}
+        ]
+        assert row["prompt"] == [{"role": "user", "content": row["instruction"]}]
 
     by_prompt = {r["instruction"]: r for r in raw.iter_rows(named=True)}
     wrong = by_prompt[WRONG_LANGUAGE_PROMPT]
@@ -102,7 +105,9 @@ def test_outputs_load_with_datasets_and_meet_the_curation_rules(published) -> No
     misaligned = by_prompt[MISALIGNED_JUDGE_PROMPT]
     assert (misaligned["status"], misaligned["failure_reason"]) == ("failed", "judge_rating_count")
     assert misaligned["id"] not in pairs["id"].to_list()
-    model_wins = pairs.filter(pl.col("prompt") == MODEL_WINS_PROMPT).row(0, named=True)
+    model_wins = pairs.filter(pl.col("prompt").list.first().struct.field("content") == MODEL_WINS_PROMPT).row(
+        0, named=True
+    )
     assert model_wins["chosen_model"] == "test-model" and model_wins["chosen_rating"] == 4
     # The prompt that tries to inject judge output went through and was judged on its own merits.
     injected = next(r for r in raw.iter_rows(named=True) if "#### Output for Text 1" in r["instruction"])

@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 
 from languages.schema import Curation
-from tasks.format.views import build_dpo, build_kto, build_raw, mark_excluded, merge_raw, quality_stats
+from tasks.format.kto import build_kto
+from tasks.format.views import build_dpo, build_raw, mark_excluded, merge_raw, quality_stats
 
 
 def _result(
@@ -90,12 +91,25 @@ def test_curation_rules_and_counts() -> None:
     assert dpo.height + sum(drops.values()) == raw.height
     assert (dpo["chosen_rating"] > dpo["rejected_rating"]).all()
     model_wins = dpo.filter(pl.col("id") == "model-wins").row(0, named=True)
-    assert model_wins["chosen"] == [
-        {"role": "user", "content": "vraag model-wins"},
-        {"role": "assistant", "content": "model model-wins"},
-    ]
-    assert model_wins["rejected"][1]["content"] == "mens model-wins"
+    # TRL's conversational preference format with an explicit prompt: the user's turn in `prompt`,
+    # only the assistant's turn in `chosen` and `rejected`.
+    assert model_wins["prompt"] == [{"role": "user", "content": "vraag model-wins"}]
+    assert model_wins["chosen"] == [{"role": "assistant", "content": "model model-wins"}]
+    assert model_wins["rejected"] == [{"role": "assistant", "content": "mens model-wins"}]
     assert (model_wins["chosen_model"], model_wins["rejected_model"]) == ("gen-model", "human")
+    assert (model_wins["chosen_rating"], model_wins["rejected_rating"]) == (4, 2)
+    assert dpo.columns == [
+        "id",
+        "prompt",
+        "chosen",
+        "rejected",
+        "chosen_rating",
+        "rejected_rating",
+        "chosen_model",
+        "rejected_model",
+        "preference_source",
+    ]
+    assert set(dpo["preference_source"]) == {"judge"}
 
 
 def test_wrong_language_rejected_may_stay_when_allowed() -> None:
@@ -114,7 +128,7 @@ def test_minimum_margin() -> None:
 def test_kto_is_two_conversational_rows_per_pair() -> None:
     dpo, _ = build_dpo(build_raw(RESULTS, "r1"), Curation())
     kto = build_kto(dpo)
-    assert kto.columns == ["id", "prompt", "completion", "label"]
+    assert kto.columns == ["id", "prompt", "completion", "label", "preference_source"]
     assert kto.height == 2 * dpo.height
     assert kto["label"].sum() == dpo.height
     won = kto.filter((pl.col("id") == "human-wins") & pl.col("label")).row(0, named=True)
@@ -129,7 +143,7 @@ def test_kto_is_two_conversational_rows_per_pair() -> None:
 def test_kto_of_no_pairs_keeps_its_columns() -> None:
     dpo, _ = build_dpo(build_raw([_result("tie", [3, 3])], "r1"), Curation())
     kto = build_kto(dpo)
-    assert kto.height == 0 and kto.columns == ["id", "prompt", "completion", "label"]
+    assert kto.height == 0 and kto.columns == ["id", "prompt", "completion", "label", "preference_source"]
     assert kto.schema["completion"] == kto.schema["prompt"] == dpo.schema["chosen"]
 
 

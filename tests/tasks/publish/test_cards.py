@@ -10,13 +10,22 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from languages.schema import Curation, LanguageConfig, LanguageID, load_language
-from tasks.format.views import build_dpo, build_kto, build_raw, quality_stats
+from tasks.format.kto import build_kto
+from tasks.format.views import build_dpo, build_raw, quality_stats
 from tasks.llm.client import PLACEHOLDER_MODEL
-from tasks.publish.cards import build_curated_repo, build_raw_repo, hub_language, language_tags
+from tasks.publish.cards import (
+    EXAMPLE_MODEL,
+    TRL_VERSION,
+    build_curated_repo,
+    build_raw_repo,
+    hub_language,
+    language_tags,
+)
 from tasks.publish.destination import write_local
 from tasks.publish.licenses import data_license, model_license
 from tasks.source.load import AYA_REPO, AYA_REVISION
 from tests.tasks.format.test_views import RESULTS, _result
+from tests.trl.card_code import python_blocks
 
 REPORT = {
     "source": "the sample",
@@ -80,12 +89,30 @@ def test_kto_is_conversational_and_loads_with_datasets(tmp_path: Path, dutch: La
     first = pairs[0]
     rows = [row for row in kto if row["id"] == first["id"]]
     assert {row["label"]: row["completion"] for row in rows} == {
-        True: first["chosen"][1:],
-        False: first["rejected"][1:],
+        True: first["chosen"],
+        False: first["rejected"],
     }
-    assert all(row["prompt"] == first["chosen"][:1] for row in rows)
+    assert all(
+        row["prompt"] == first["prompt"] == [{"role": "user", "content": row["prompt"][0]["content"]}]
+        for row in rows
+    )
     card = (folder / "README.md").read_text(encoding="utf-8")
-    assert "KTOTrainer(" in card and "DPOTrainer(" in card and "`completion` (the assistant's" in card
+    assert "KTOTrainer(" in card and "DPOTrainer(" in card and "`completion` (the assistant's answer)" in card
+
+
+def test_curated_card_names_the_tested_trl_and_the_current_imports(dutch: LanguageConfig) -> None:
+    """The snippets themselves run in tests/flows/test_training.py; here, what they say."""
+    _, curated = _repos(dutch)
+    card = curated.card
+    assert f"tested with TRL {TRL_VERSION}" in card
+    assert "from trl.experimental.orpo import ORPOConfig, ORPOTrainer" in card
+    assert not any("from trl import ORPO" in block for block in python_blocks(card))
+    assert "from trl import DPOConfig, DPOTrainer" in card and "from trl import KTOConfig, KTOTrainer" in card
+    assert card.count("use_cpu=True") >= 3  # the CPU hint, at every config
+    assert "takes the prompt from the conversations" not in card  # it never did, for DPO
+    assert card.count(f'model_id = "{EXAMPLE_MODEL}"') == 3
+    assert card.count(f'load_dataset("{dutch.curated_repo}", "default", split="train")') == 3
+    assert card.count(f'load_dataset("{dutch.curated_repo}", "kto", split="train")') == 2
 
 
 def test_cards_carry_metadata_and_counts(tmp_path: Path, dutch: LanguageConfig) -> None:

@@ -6,7 +6,8 @@ import datasets
 import pytest
 
 from languages.schema import Curation, LanguageConfig
-from tasks.format.views import build_dpo, build_kto, build_raw
+from tasks.format.kto import build_kto
+from tasks.format.views import build_dpo, build_raw
 from tasks.publish.cards import build_curated_repo, build_raw_repo
 from tasks.publish.destination import local_path, read_local_raw, write_local
 from tasks.publish.errors import PublishError
@@ -42,7 +43,7 @@ def test_local_repos_load_with_datasets(tmp_path: Path, dutch: LanguageConfig) -
     assert kto.num_rows == 2 * dpo.height
     assert loaded_raw.num_rows == raw.height
     assert set(pairs.column_names) >= {"prompt", "chosen", "rejected", "chosen_rating", "rejected_rating"}
-    assert pairs[0]["chosen"][0]["role"] == "user"
+    assert pairs[0]["prompt"][0]["role"] == "user" and pairs[0]["chosen"][0]["role"] == "assistant"
     assert kto.features["label"].dtype == "bool"
     assert read_local_raw(tmp_path, dutch.raw_repo).height == raw.height
 
