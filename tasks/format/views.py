@@ -8,7 +8,10 @@ import polars as pl
 
 from languages.schema import Curation
 from tasks.filter.near_duplicates import similarity
+from tasks.format.human import PREFERENCE_HUMAN, people_verdict
 from tasks.llm.judge import JUDGE_FAILURES
+from tasks.review.pairs import LLM
+from tasks.review.votes import TIE
 from tasks.state.status import STATUS_FAILED, STATUS_GAVE_UP, STATUS_JUDGED
 
 _MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
@@ -59,6 +62,7 @@ CURATION_DROPS = (
     "tie",
     "margin_below_minimum",
     "near_copy",
+    "human_tie",
     "chosen_wrong_language",
     "rejected_wrong_language",
 )
@@ -139,8 +143,8 @@ def mark_excluded(raw: pl.DataFrame, kept: set[str], dropped: dict[str, str]) ->
     )
 
 
-# Who decided which answer of a pair won (`preference_source`). Today always the UltraFeedback judge's
-# ratings; a verdict from people who review the pairs would be a second source that overrides it.
+# Who decided which answer of a pair won (`preference_source`): the UltraFeedback judge's ratings, or
+# people in community review (tasks/review/), whose verdict overrides the judge's where there is one.
 PREFERENCE_JUDGE = "judge"
 
 
@@ -148,29 +152,41 @@ def _message(role: str, content: str) -> list[dict[str, str]]:
     return [{"role": role, "content": content}]
 
 
-def _judge_verdict(row: dict[str, Any], rules: Curation) -> tuple[str | None, bool]:
-    """(drop reason or None, whether the LLM answer won) by the judge's ratings and the curation rules."""
-    if row.get("excluded_reason"):
-        return "excluded_by_filter", False
-    if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
-        return "not_judged", False
-    if row.get("position_consistent") is False:  # judged in both orders, and they disagree
-        return "position_inconsistent", False
-    human, model = row["ratings"]
-    if human == model:
-        return "tie", False
-    if abs(human - model) < rules.min_margin:
-        return "margin_below_minimum", False
+def _pair_rules(row: dict[str, Any], rules: Curation, model_won: bool) -> str | None:
+    """The rules every pair obeys, whoever decided it: no near copy, no answer in the wrong language."""
     if rules.max_copy_similarity is not None and similarity(*row["generations"]) >= rules.max_copy_similarity:
-        return "near_copy", False
-    model_won = model > human
+        return "near_copy"
     # None means "not checked" (no language-ID model knows the language): never a failure.
     wrong_language = row["generation_language_ok"] is False
     if model_won and wrong_language:
-        return "chosen_wrong_language", model_won
+        return "chosen_wrong_language"
     if not model_won and wrong_language and not rules.allow_wrong_language_rejected:
-        return "rejected_wrong_language", model_won
-    return None, model_won
+        return "rejected_wrong_language"
+    return None
+
+
+def _verdict(row: dict[str, Any], rules: Curation) -> tuple[str | None, bool, str]:
+    """(drop reason or None, whether the LLM answer won, who decided): people where they decided the
+    pair, the judge's ratings and the curation rules elsewhere."""
+    if row.get("excluded_reason"):
+        return "excluded_by_filter", False, PREFERENCE_JUDGE
+    if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
+        return "not_judged", False, PREFERENCE_JUDGE
+    people = people_verdict(row)
+    if people == TIE:
+        return "human_tie", False, PREFERENCE_HUMAN
+    if people is not None:
+        model_won = people == LLM
+        return _pair_rules(row, rules, model_won), model_won, PREFERENCE_HUMAN
+    if row.get("position_consistent") is False:  # judged in both orders, and they disagree
+        return "position_inconsistent", False, PREFERENCE_JUDGE
+    human, model = row["ratings"]
+    if human == model:
+        return "tie", False, PREFERENCE_JUDGE
+    if abs(human - model) < rules.min_margin:
+        return "margin_below_minimum", False, PREFERENCE_JUDGE
+    model_won = model > human
+    return _pair_rules(row, rules, model_won), model_won, PREFERENCE_JUDGE
 
 
 DPO_SCHEMA: dict[str, pl.DataType] = {
@@ -209,17 +225,18 @@ def _pair(row: dict[str, Any], model_won: bool, source: str) -> dict[str, Any]:
 def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[str, int]]:
     """Chosen/rejected pairs with a clear winner; every raw row not curated is counted by reason.
 
-    The winner is the judge's verdict (`preference_source` "judge"); extra columns beside `prompt`,
+    The winner is people's verdict where community review decided the pair (`preference_source`
+    "human"; a pair they tied is left out), else the judge's ("judge"). Extra columns beside `prompt`,
     `chosen` and `rejected` are ones TRL's DPO, ORPO and KTO trainers ignore.
     """
     pairs: list[dict[str, Any]] = []
     drops = dict.fromkeys(CURATION_DROPS, 0)
     for row in raw.iter_rows(named=True):
-        reason, model_won = _judge_verdict(row, rules)
+        reason, model_won, source = _verdict(row, rules)
         if reason:
             drops[reason] += 1
             continue
-        pairs.append(_pair(row, model_won, PREFERENCE_JUDGE))
+        pairs.append(_pair(row, model_won, source))
     return pl.DataFrame(pairs, schema=DPO_SCHEMA), {k: v for k, v in drops.items() if v}
 
 

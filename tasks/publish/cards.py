@@ -15,6 +15,7 @@ import polars as pl
 from languages.schema import LanguageConfig
 from tasks.publish.licenses import DataLicense, data_license
 from tasks.publish.repos import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
+from tasks.publish.review_card import HUMAN_CONFIG_LINE, HUMAN_DATA, review_section
 from tasks.source.load import AYA_REPO, AYA_REVISION
 
 # The TRL version the cards' training snippets are tested with (tests/flows/test_training.py). It is
@@ -294,9 +295,13 @@ def build_curated_repo(
     kto: pl.DataFrame,
     curation: dict[str, int],
     report: dict[str, Any],
+    human: pl.DataFrame | None = None,
 ) -> DatasetRepo:
-    """The curated repo: config `default` holds DPO pairs, config `kto` the unpaired view."""
+    """The curated repo: config `default` holds DPO pairs, config `kto` the unpaired view, and with
+    community review config `human` the pairs people decided."""
     files = {"default": data_file(DPO_DATA, dpo), "kto": data_file(KTO_DATA, kto)}
+    if human is not None:
+        files["human"] = data_file(HUMAN_DATA, human)
     # Which answer won comes from the judge's ratings, so the judge's terms count here too.
     license_ = data_license(
         _models(dpo, "chosen_model", "rejected_model") or [report["generation_model"]],
@@ -318,7 +323,7 @@ LLM answer, ranked by an UltraFeedback judge. Config `default` has DPO/ORPO pair
 conversational preference format: `prompt` (the user's turn), `chosen` and `rejected` (the assistant's
 answer only), each a chat message list. Config `kto` has the same data as unpaired rows in TRL's
 conversational format: `prompt`, `completion` (the assistant's answer) and `label` (true for the answer
-that won). Every row, including the ones left out here, is in
+that won).{HUMAN_CONFIG_LINE if human is not None else ""} Every row, including the ones left out here, is in
 [{config.raw_repo}](https://huggingface.co/datasets/{config.raw_repo}).
 
 ## Counts
@@ -332,6 +337,7 @@ Raw rows not curated, by reason:
 Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} read):
 
 {_counts_table(report["filter"]["dropped"], "reason")}
+{review_section(config, report.get("human_review"))}
 {_recipe_section(config, report)}
 {_training_section(config.curated_repo)}
 {_closing(license_)}"""

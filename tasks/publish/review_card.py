@@ -6,6 +6,12 @@ from typing import Any
 
 from languages.schema import LanguageConfig
 
+HUMAN_DATA = "human"
+HUMAN_CONFIG_LINE = (
+    " Config `human` holds only the pairs people decided in community review, their choice as `chosen`,"
+    " with the vote counts and whether the judge agreed (`judge_agreed`)."
+)
+
 
 def _figure(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
@@ -14,10 +20,7 @@ def _figure(value: float | None, digits: int = 3) -> str:
 def review_section(config: LanguageConfig, stats: dict[str, Any] | None) -> str:
     """Counts and agreement figures, or one line saying the language has no community review yet."""
     if config.review is None and not (stats and stats.get("sent_pairs")):
-        return (
-            "## Community review\n\nNo community review yet: every preference here is the judge's. "
-            "A language community can set one up (dpo-factory's docs/review.md).\n"
-        )
+        return ""
     stats = stats or {}
     judge = stats.get("judge_human") or {}
     people = stats.get("annotators") or {}

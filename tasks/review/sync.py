@@ -24,7 +24,7 @@ from tasks.review.agreement import review_stats
 from tasks.review.errors import ReviewError
 from tasks.review.labelstudio import LabelStudio
 from tasks.review.pairs import candidates, review_task
-from tasks.review.votes import fold_votes
+from tasks.review.votes import Task, fold_votes
 
 # Where each backend's operator names the server and its key; a config's URL alone never gets a key.
 SERVER_ENV = {"labelstudio": ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY")}
@@ -60,8 +60,8 @@ def sync_review(
     assert review is not None
     project = client.project(config)
     tasks = client.tasks(project)
-    folded, report = fold_votes(raw, tasks, review.votes_per_pair, annotator_salt(review))
-    report["published"] = publish(folded, report)
+    salt = annotator_salt(review)
+    folded, _ = fold_votes(raw, tasks, review.votes_per_pair, salt)
     on_server = {task.pair for task in tasks}
     open_pairs = folded.filter(
         pl.col("review_pair").is_in(list(on_server)) & pl.col("human_preference").is_null()
@@ -71,7 +71,14 @@ def sync_review(
         ~pl.col("pair").is_in(list(on_server)) & pl.col("human_preference").is_null()
     )
     chosen = waiting.head(room)
-    sent = client.send(project, [review_task(row, row["pair"]) for row in chosen.iter_rows(named=True)])
+    outgoing = [review_task(row, row["pair"]) for row in chosen.iter_rows(named=True)]
+    # The pairs about to go out are published as sent (no votes yet), so the next sync, which finds
+    # them on the server, changes nothing. Should the sending fail, they are not on the server, and
+    # the next sync sends them again.
+    announced = [Task("", task["meta"]["pair"], task["meta"]["human_answer"]) for task in outgoing]
+    folded, report = fold_votes(raw, tasks + announced, review.votes_per_pair, salt)
+    report["published"] = publish(folded, report)
+    sent = client.send(project, outgoing)
     report.update(
         {
             "project": project,
