@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Argilla is not among them yet: its server needs Elasticsearch, which these machines cannot run (docs/review.md).
-REVIEW_BACKENDS = ("labelstudio",)
+REVIEW_BACKENDS = ("labelstudio", "argilla")
 
 
 class Review(BaseModel):
@@ -19,9 +18,10 @@ class Review(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    backend: Literal["labelstudio"]
+    backend: Literal["labelstudio", "argilla"]
     url: Annotated[str, Field(pattern=r"^https?://", max_length=500)]
-    # Submitted votes before a pair counts as decided (Label Studio's `maximum_annotations`).
+    # Submitted votes before a pair counts as decided (Label Studio's `maximum_annotations`,
+    # Argilla's `min_submitted`).
     votes_per_pair: Annotated[int, Field(ge=1, le=15)] = 3
     # Pairs waiting for votes at once; more are sent as these are done.
     max_open_pairs: Annotated[int, Field(ge=1, le=100_000)] = 300

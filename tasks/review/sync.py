@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
-from languages.review import Review
+from languages.review import REVIEW_BACKENDS, Review
 from languages.schema import LanguageConfig
 from tasks.format.rebuild import LAST_RUN_FILE, views
 from tasks.llm.client import origin
@@ -27,13 +27,33 @@ from tasks.review.pairs import candidates, review_task
 from tasks.review.votes import Task, fold_votes
 
 # Where each backend's operator names the server and its key; a config's URL alone never gets a key.
-SERVER_ENV = {"labelstudio": ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY")}
+SERVER_ENV = {
+    "labelstudio": ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"),
+    "argilla": ("ARGILLA_API_URL", "ARGILLA_API_KEY"),
+}
 
 
-def review_client(review: Review) -> LabelStudio:
+class ReviewClient(Protocol):
+    """What a sync needs of a backend (tasks/review/labelstudio.py, tasks/review/argilla.py)."""
+
+    url: str
+    requests: int
+
+    def project(self, config: LanguageConfig) -> Any: ...
+
+    def tasks(self, project: Any) -> list[Task]: ...
+
+    def send(self, project: Any, tasks: list[dict[str, Any]]) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def review_client(review: Review) -> ReviewClient:
     """The backend's client, with its key only if the operator named this very server."""
     if review.backend not in SERVER_ENV:
-        raise ReviewError(f"review backend '{review.backend}' is not supported here (use labelstudio)")
+        raise ReviewError(
+            f"review backend '{review.backend}' is not supported here (use {' or '.join(REVIEW_BACKENDS)})"
+        )
     url_variable, key_variable = SERVER_ENV[review.backend]
     named, key = os.environ.get(url_variable), os.environ.get(key_variable)
     if not key or not named or origin(named) is None or origin(named) != origin(review.url):
@@ -41,6 +61,10 @@ def review_client(review: Review) -> LabelStudio:
             f"no API key for {review.url}: {key_variable} is sent only to the server {url_variable} "
             "names (same scheme, host and port); set both to use this review server"
         )
+    if review.backend == "argilla":
+        from tasks.review.argilla import Argilla  # the SDK takes seconds to import: only when used
+
+        return Argilla(review.url, key)
     return LabelStudio(review.url, key)
 
 
@@ -52,7 +76,7 @@ def annotator_salt(review: Review) -> str:
 def sync_review(
     config: LanguageConfig,
     raw: pl.DataFrame,
-    client: LabelStudio,
+    client: ReviewClient,
     publish: Callable[[pl.DataFrame, dict[str, Any]], list[str]],
 ) -> dict[str, Any]:
     """Pull, fold, publish (through `publish(raw, report)`), then send; returns the sync's report."""
