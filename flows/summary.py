@@ -80,9 +80,25 @@ def print_summary(report: dict[str, Any]) -> None:
         table.add_row("excluded", f"{data['excluded_rows']:,} published rows the current filter drops")
     if report["this_run"].get("checkpoints"):
         table.add_row("checkpoints", f"{report['this_run']['checkpoints']:,} published during the LLM stage")
+    review = report.get("review")
+    if review:
+        table.add_row("community review", _review_line(review))
     written = [relative(path) for path in report["published"]]
     table.add_row("written", "\n".join(written) or "nothing changed: the published datasets are up to date")
     console.print(table)
+
+
+def _review_line(review: dict[str, Any]) -> str:
+    """The sync after the run: what people decided so far, and what was sent."""
+    if "error" in review:
+        return f"sync skipped: {review['error']} (the next sync retries)"
+    agreement = review["judge_human"]
+    share = "n/a" if agreement["share"] is None else f"{agreement['share']:.0%}"
+    return (
+        f"{review['human_verified_pairs']:,} human-verified pairs from {review['votes']:,} votes "
+        f"(judge agreed on {share} of {agreement['pairs']:,}); sent {review['sent_now']:,}, "
+        f"{review['open_pairs']:,} open"
+    )
 
 
 def _drop_examples(examples: dict[str, list[dict[str, Any]]]) -> str:
