@@ -188,6 +188,9 @@ def test_review_loop(
     assert len(_tasks(admin, project["id"])) == OPEN + 3
     assert "sent 0" in output and "written:" not in output
     assert {p: p.read_bytes() for p in (out / "dpo-factory").rglob("*") if p.is_file()} == before
+    # The server's key appears in no dataset, card, journal or summary.
+    assert not any(label_studio.token.encode() in p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert label_studio.token not in output
 
 
 def _review_summary(output: str) -> dict[str, float]:
