@@ -30,7 +30,7 @@ from tasks.llm.generate import Generator
 from tasks.llm.judge import Judge
 from tasks.llm.stage import EndpointError, LLMStats, respond_and_judge
 from tasks.publish.destination import Destination, run_lock
-from tasks.publish.errors import PublishError
+from tasks.publish.errors import OFFLINE_PUSH, PublishError
 from tasks.publish.hub import HubUnavailableError, check_push_access
 from tasks.publish.repos import RAW_DATA
 from tasks.review.errors import ReviewError
@@ -85,9 +85,12 @@ HUB_RETRIES: dict[str, Any] = {
 
 
 @task(name="published-raw", cache_policy=NO_CACHE, **HUB_RETRIES)
-def published_raw(destination: Destination, repo_id: str) -> pl.DataFrame | None:
-    """The raw rows already published: the record of work done by earlier runs."""
-    return destination.read(repo_id, RAW_DATA)
+def published_raw(destination: Destination, repo_id: str, curated_repo: str) -> pl.DataFrame | None:
+    """The raw rows already published: the record of work done by earlier runs.
+
+    On the Hub, the curated repo's head is read too: every commit of this run goes on top of what it read.
+    """
+    return destination.read(repo_id, RAW_DATA, published_after=[curated_repo])
 
 
 @task(name="publish", cache_policy=NO_CACHE, **HUB_RETRIES)
@@ -172,6 +175,8 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     clock = _Clock()
 
     config = _config(language, options)
+    if options.offline and options.push:
+        raise PublishError(OFFLINE_PUSH)
     generator_choice = resolve_endpoint(
         config.generation, options.llm_base_url, options.llm_model, options.offline
     )
@@ -196,9 +201,9 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
 
     # One run per language and destination: a second one stops here, before it reads or buys anything.
     with run_lock(journal_file.with_suffix(".lock"), destination.describe(config.raw_repo)):
-        published = published_raw(destination, config.raw_repo)
+        published = published_raw(destination, config.raw_repo, config.curated_repo)
         generation_recipe, row_recipe = _recipes(config, generator_choice, judge_choice)
-        journal = Journal(journal_file, generation_recipe, row_recipe)
+        journal = Journal(journal_file, generation_recipe, row_recipe, run_id, run_at)
         plan = plan_rows(
             filtered.kept,
             published,
@@ -236,9 +241,14 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
         state = LanguageState(config, published, filtered, run_id, run_at, generation_recipe, recipe_file)
 
         def checkpoint(rows: list[dict[str, Any]]) -> list[str]:
-            """Progress in the middle of the LLM stage (a plain call: it runs in a thread)."""
+            """Progress in the middle of the LLM stage (a plain call: it runs in a thread).
+
+            Published rows leave the journal, as after the final publish: the raw dataset is their record.
+            """
             message = f"dpo-factory run {run_id}: {language}, checkpoint at {len(rows)} rows"
-            return destination.publish(state.repos(rows, dict(report)), message)
+            written = destination.publish(state.repos(rows, dict(report)), message)
+            journal.forget(row["id"] for row in rows)
+            return written
 
         checkpoints = Checkpointer(options.checkpoint_every, checkpoint)
         results, stats = [], LLMStats()

@@ -23,6 +23,7 @@ from flows.cli.options import (
 from flows.cli.prefect_server import configure_prefect, flow_runs, load_flow, temporary_server
 from flows.summary import console, errors, print_summary, relative
 from languages.schema import LANGUAGES_DIR
+from tasks.publish.errors import OFFLINE_PUSH
 from tasks.state.incremental import DEFAULT_CHECKPOINT_ROWS
 
 
@@ -95,6 +96,9 @@ def run(
     """Run each language's stages: Aya rows in, raw, curated DPO and KTO datasets out."""
     configure_prefect(verbose)
     check_namespace(namespace)
+    if offline and push:
+        errors.print(f"error: {OFFLINE_PUSH}", markup=False, highlight=False)
+        raise typer.Exit(2)
     chosen = chosen_languages(languages, all_languages, languages_dir, "run")
 
     together = temporary_server()

@@ -10,6 +10,7 @@ twin never shadows a good row.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,10 +69,24 @@ def normalise(column: str) -> pl.Expr:
     )
 
 
+_SEPARATOR = "\x1f"
+
+
 def stable_id(language_code: str, prompt: str, answer: str) -> str:
-    """An id that is the same for the same Aya row in every run, on every machine."""
-    digest = hashlib.sha256(f"{language_code}\x1f{prompt}\x1f{answer}".encode())
-    return digest.hexdigest()[:20]
+    """An id that is the same for the same Aya row in every run, on every machine.
+
+    The fields are joined with U+001F, as ids always were, when none of them holds that character:
+    the join is then unambiguous and every id published so far stays the same. Fields that hold it
+    are encoded as a JSON array instead, which escapes it, so text cannot move from one field to
+    another (`"P\\x1fM", "A"` and `"P", "M\\x1fA"` are two rows). The two encodings never meet: a
+    join holds U+001F, a JSON text never does.
+    """
+    fields = (language_code, prompt, answer)
+    if any(_SEPARATOR in field for field in fields):
+        text = json.dumps(fields, ensure_ascii=False)
+    else:
+        text = _SEPARATOR.join(fields)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def _ids(frame: pl.DataFrame) -> pl.Series:

@@ -17,7 +17,7 @@ from tasks.filter.rules import FilterResult
 from tasks.format.human import build_human
 from tasks.format.kto import build_kto
 from tasks.format.views import build_dpo, build_raw, mark_excluded, merge_raw, quality_stats
-from tasks.publish.cards import build_curated_repo, build_raw_repo
+from tasks.publish.cards import build_curated_repo, build_raw_repo, raw_models
 from tasks.publish.repos import DatasetRepo
 from tasks.review.agreement import review_stats
 from tasks.state.status import STATUS_GAVE_UP, STATUS_JUDGED
@@ -78,11 +78,12 @@ def views(
     reviewed = "review_pair" in raw.columns
     if reviewed:
         report["human_review"] = review_stats(raw)
+    # The judges whose ratings chose the pairs, read from the data like the generators.
+    judges = raw_models(raw.filter(pl.col("id").is_in(dpo["id"].implode())), report)[1]
+    human = build_human(raw) if reviewed or config.review else None
     repos = [
         build_raw_repo(config, raw, report),
-        build_curated_repo(
-            config, dpo, kto, curation_drops, report, build_human(raw) if reviewed or config.review else None
-        ),
+        build_curated_repo(config, dpo, kto, curation_drops, report, judges, human),
     ]
     for repo in repos:  # each dataset carries the exact config it was made with
         repo.files[f"recipe/{config.code}.yaml"] = recipe_file

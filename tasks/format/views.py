@@ -12,7 +12,7 @@ from tasks.format.human import PREFERENCE_HUMAN, people_verdict
 from tasks.llm.judge import JUDGE_FAILURES
 from tasks.review.pairs import LLM
 from tasks.review.votes import TIE
-from tasks.state.status import STATUS_FAILED, STATUS_GAVE_UP, STATUS_JUDGED
+from tasks.state.status import PLACEHOLDER_MODEL, STATUS_FAILED, STATUS_GAVE_UP, STATUS_JUDGED
 
 _MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
 
@@ -71,10 +71,17 @@ CURATION_DROPS = (
 def build_raw(results: list[dict[str, Any]], run_id: str, run_at: str = "") -> pl.DataFrame:
     """One row per LLM-stage result, in the raw schema (a superset of the community recipe's).
 
-    `run_at` is the run's start as an ISO 8601 UTC timestamp: the coverage report's "last run".
+    `run_at` is the run's start as an ISO 8601 UTC timestamp: the coverage report's "last run". A row
+    resumed from the journal keeps the run that made its requests (its own `run_id` and `run_at`).
     """
     records = [
-        {**row, "instruction": row["inputs"], "run_id": run_id, "run_at": run_at or None} for row in results
+        {
+            **row,
+            "instruction": row["inputs"],
+            "run_id": row.get("run_id") or run_id,
+            "run_at": row.get("run_at") or run_at or None,
+        }
+        for row in results
     ]
     return (
         pl.DataFrame(records, schema=RAW_SCHEMA, strict=False) if records else pl.DataFrame(schema=RAW_SCHEMA)
@@ -84,17 +91,30 @@ def build_raw(results: list[dict[str, Any]], run_id: str, run_at: str = "") -> p
 def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame, max_attempts: int = 3) -> pl.DataFrame:
     """Published rows plus this run's; a row processed again (it had failed) replaces its old version.
 
-    Each processed row counts one more attempt; a row that failed for the `max_attempts`-th time is
-    given up (`gave_up`, with its last reason) and not tried again unless a run asks for it.
+    Each processed row counts one more attempt, but only when a request was made for it: a row
+    published by the very run that made its requests (the same `run_id`, found again in the journal
+    after a kill) is the same attempt, and the placeholder's rows (`--offline`) count none. A row that
+    failed for the `max_attempts`-th time is given up (`gave_up`, with its last reason) and not tried
+    again unless a run asks for it.
     """
+    schema = {"id": pl.String, "previous_attempts": pl.Int64, "previous_run": pl.String}
     previous = (
-        published.select("id", previous_attempts=_attempts_so_far(published))
+        published.select(
+            "id",
+            previous_attempts=pl.when(_placeholder_rows(published))
+            .then(pl.lit(0, dtype=pl.Int64))
+            .otherwise(_attempts_so_far(published)),
+            previous_run=pl.col("run_id") if "run_id" in published.columns else pl.lit(None, dtype=pl.String),
+        )
         if published is not None and published.height
-        else pl.DataFrame(schema={"id": pl.String, "previous_attempts": pl.Int64})
+        else pl.DataFrame(schema=schema)
     )
+    same_attempt = (pl.col("run_id") == pl.col("previous_run")).fill_null(False)
     new = (
         new.join(previous, on="id", how="left")
-        .with_columns(attempts=pl.col("previous_attempts").fill_null(0) + 1)
+        .with_columns(
+            attempts=pl.col("previous_attempts").fill_null(0) + pl.when(same_attempt).then(0).otherwise(1)
+        )
         .with_columns(
             status=pl.when((pl.col("status") == STATUS_FAILED) & (pl.col("attempts") >= max_attempts))
             .then(pl.lit(STATUS_GAVE_UP))
@@ -111,6 +131,13 @@ def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame, max_attempts: i
     extra = [column for column in published.columns if column not in new.columns]
     merged = pl.concat([kept, new], how="diagonal_relaxed").select(*new.columns, *extra)
     return merged.with_columns(attempts=_attempts_so_far(merged)).sort("id")
+
+
+def _placeholder_rows(raw: pl.DataFrame) -> pl.Expr:
+    """Rows the offline placeholder answered: no request was made for them."""
+    if "generation_model" not in raw.columns:
+        return pl.lit(False)
+    return (pl.col("generation_model") == PLACEHOLDER_MODEL).fill_null(False)
 
 
 def _attempts_so_far(raw: pl.DataFrame) -> pl.Expr:

@@ -22,8 +22,8 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 from pydantic import PrivateAttr
 
 from languages.schema import Endpoint
+from tasks.state.status import PLACEHOLDER_MODEL
 
-PLACEHOLDER_MODEL = "offline-placeholder"
 PLACEHOLDER_NOTE = "[offline placeholder: no LLM was called]"
 NO_KEY = "no-key-needed"  # servers that check no key still need the header filled
 _TEXT_COUNT = re.compile(r"and (\d+) text outputs")

@@ -108,19 +108,27 @@ def _system_prompt_status(config: LanguageConfig) -> str:
     return "not yet reviewed by a speaker of the language"
 
 
-def _recipe_section(config: LanguageConfig, report: dict[str, Any]) -> str:
+def _named(models: list[str]) -> str:
+    return ", ".join(f"`{model}`" for model in models)
+
+
+def _recipe_section(
+    config: LanguageConfig, report: dict[str, Any], generators: list[str], judges: list[str]
+) -> str:
+    """The recipe; `generators` and `judges` are the models that wrote the published answers and
+    ratings (read from the data, so rows of earlier runs with other models are named too)."""
     gen, judge = config.generation, config.judge
     return f"""## Recipe
 
 - **Source**: [{AYA_REPO}](https://huggingface.co/datasets/{AYA_REPO}) at revision `{AYA_REVISION}`
   (Aya language codes: {", ".join(f"`{c}`" for c in config.aya_language_codes)}); this run read {report["source"]}.
-- **Generator**: `{report["generation_model"]}` (temperature {gen.temperature}, top_p {gen.top_p},
+- **Generator**: {_named(generators)} (temperature {gen.temperature}, top_p {gen.top_p},
   max_new_tokens {gen.max_new_tokens}) with distilabel `TextGeneration` and this system prompt
   ({_system_prompt_status(config)}):
 
   > {gen.system_prompt}
 
-- **Judge**: `{report["judge_model"]}` with distilabel `UltraFeedback` (aspect `overall-rating`, temperature
+- **Judge**: {_named(judges)} with distilabel `UltraFeedback` (aspect `overall-rating`, temperature
   {judge.temperature}). A judgement counts only with exactly one integer rating 1-5 per response under
   its own `#### Output for Text N` header; anything else is a judge failure and stays out of the pairs.
 {_language_id_line(config)}
@@ -171,6 +179,17 @@ def _models(frame: pl.DataFrame, *columns: str) -> list[str]:
     return sorted(found - {"human"})
 
 
+def raw_models(raw: pl.DataFrame, report: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The generators whose answers and the judges whose ratings are in `raw`; the run's own models
+    when there are none yet."""
+    answered = raw.filter(pl.col("generation").is_not_null()) if raw.height else raw
+    rated = raw.filter(pl.col("ratings").is_not_null()) if raw.height else raw
+    return (
+        _models(answered, "generation_model") or [report["generation_model"]],
+        _models(rated, "model_name") or [report["judge_model"]],
+    )
+
+
 def _metadata(
     config: LanguageConfig, rows: int, pretty_name: str, sources: list[str], license_: DataLicense
 ) -> dict[str, Any]:
@@ -188,10 +207,8 @@ def _metadata(
 def build_raw_repo(config: LanguageConfig, raw: pl.DataFrame, report: dict[str, Any]) -> DatasetRepo:
     """The raw repo: every processed row with its ratings, status and failure reason."""
     files = {"default": data_file(RAW_DATA, raw)}
-    license_ = data_license(
-        _models(raw, "generation_model") or [report["generation_model"]],
-        _models(raw, "model_name") or [report["judge_model"]],
-    )
+    generators, judges = raw_models(raw, report)
+    license_ = data_license(generators, judges)
     metadata = _metadata(config, raw.height, f"Aya {config.name} preference data (raw)", [AYA_REPO], license_)
     statuses = dict(raw["status"].value_counts(sort=True).iter_rows()) if raw.height else {}
     failures = (
@@ -213,7 +230,7 @@ Failures by reason (retried on the next run):
 Rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} Aya rows read):
 
 {_counts_table(report["filter"]["dropped"], "reason")}
-{_recipe_section(config, report)}
+{_recipe_section(config, report, generators, judges)}
 ## Load
 
 ```python
@@ -295,19 +312,21 @@ def build_curated_repo(
     kto: pl.DataFrame,
     curation: dict[str, int],
     report: dict[str, Any],
+    judges: list[str] | None = None,
     human: pl.DataFrame | None = None,
 ) -> DatasetRepo:
     """The curated repo: config `default` holds DPO pairs, config `kto` the unpaired view, and with
-    community review config `human` the pairs people decided."""
+    community review config `human` the pairs people decided.
+
+    `judges` are the models whose ratings chose the pairs (from the raw rows; default: the run's judge).
+    """
     files = {"default": data_file(DPO_DATA, dpo), "kto": data_file(KTO_DATA, kto)}
     if human is not None:
         files["human"] = data_file(HUMAN_DATA, human)
+    generators = _models(dpo, "chosen_model", "rejected_model") or [report["generation_model"]]
+    judges = judges or [report["judge_model"]]
     # Which answer won comes from the judge's ratings, so the judge's terms count here too.
-    license_ = data_license(
-        _models(dpo, "chosen_model", "rejected_model") or [report["generation_model"]],
-        [report["judge_model"]],
-        "ratings (which answer is chosen)",
-    )
+    license_ = data_license(generators, judges, "ratings (which answer is chosen)")
     metadata = _metadata(config, dpo.height, f"Aya {config.name} DPO", [AYA_REPO, config.raw_repo], license_)
     mean_chosen = dpo["chosen_rating"].mean() if dpo.height else None
     mean_margin = (dpo["chosen_rating"] - dpo["rejected_rating"]).mean() if dpo.height else None
@@ -338,7 +357,7 @@ Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,}
 
 {_counts_table(report["filter"]["dropped"], "reason")}
 {review_section(config, report.get("human_review"))}
-{_recipe_section(config, report)}
+{_recipe_section(config, report, generators, judges)}
 {_training_section(config.curated_repo)}
 {_closing(license_)}"""
     card = card_text(files, f"Aya {config.name} DPO", body, **metadata)

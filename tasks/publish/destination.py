@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,8 +139,9 @@ def run_lock(path: Path, what: str) -> Iterator[None]:
 class Destination:
     """Where one language's repos are published: a folder in Hub layout (`--out`) or the Hub (`--push`).
 
-    With the Hub, the commit each repo was read at is remembered, so every push goes on top of exactly
-    what this run saw, and a comparison of content hashes decides whether a repo needs a commit at all.
+    With the Hub, the commit each repo was read at is remembered (`heads`; None: the repo did not
+    exist), so every push goes on top of exactly what this run saw, and a comparison of content hashes
+    decides whether a repo needs a commit at all.
     """
 
     out: Path
@@ -151,12 +152,22 @@ class Destination:
     def describe(self, repo_id: str) -> str:
         return f"{repo_id} on the Hub" if self.to_hub else str(self.out / repo_id)
 
-    def read(self, repo_id: str, folder: str) -> pl.DataFrame | None:
-        """A config's published data, or None before the first publish."""
+    def read(self, repo_id: str, folder: str, published_after: Sequence[str] = ()) -> pl.DataFrame | None:
+        """A config's published data, or None before the first publish.
+
+        On the Hub, the heads of `published_after` (repos built from this one's data and published
+        after it, like the curated repo after raw) are read too, all before the data: later commits
+        go on top of them, so a newer version by another writer is refused, never overwritten. They
+        are read in the reverse order of publishing: another writer commits raw, then curated, so
+        the curated head this run holds is never newer than the raw data it builds the curated repo
+        from.
+        """
         if not self.to_hub:
             return read_local_file(self.out, repo_id, folder)
         from tasks.publish.hub import hub_head, read_hub_file
 
+        for later in reversed(published_after):
+            self.heads[later] = hub_head(later)
         head = self.heads[repo_id] = hub_head(repo_id)
         return read_hub_file(repo_id, folder, head) if head else None
 
@@ -172,7 +183,7 @@ class Destination:
         return read_hub_bytes(repo_id, path, self.heads[repo_id]) if self.heads[repo_id] else None
 
     def differs(self, repo: DatasetRepo) -> bool:
-        """Whether `repo` is not exactly what is published now."""
+        """Whether `repo` is not exactly what is published now (on the Hub: at the head this run read)."""
         if not self.to_hub:
             return local_differs(self.out, repo)
         from tasks.publish.hub import hub_differs, hub_head

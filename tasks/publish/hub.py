@@ -3,8 +3,10 @@
 Reads pin one commit, so a concurrent commit cannot mix two versions; a comparison of content hashes
 (sha256 for LFS files, the git object id for the rest) tells whether a repo needs a commit at all;
 and every commit goes on top of exactly the commit the run read (`parent_commit`), so another
-writer's commit is refused by the Hub instead of being overwritten. The token is found by
-huggingface_hub itself (HF_TOKEN or a stored login), never read or passed by hand.
+writer's commit is refused by the Hub instead of being overwritten; a repo the run read as missing
+is committed to only while it is still empty, so another writer's first publish is refused too.
+The token is found by huggingface_hub itself (HF_TOKEN or a stored login), never read or passed by
+hand.
 """
 
 from __future__ import annotations
@@ -210,14 +212,43 @@ def hub_differs(repo: DatasetRepo, revision: str | None) -> bool:
     return False
 
 
+# What the Hub puts in a repo it creates (`create_repo` makes an initial commit holding `.gitattributes`):
+# a repo with nothing else in it holds no one's data yet.
+EMPTY_REPO_FILES = frozenset({".gitattributes"})
+
+
+def _concurrent_write(repo_id: str) -> ConcurrentWriteError:
+    return ConcurrentWriteError(
+        f"{repo_id} changed on the Hub during this run (another writer); nothing was "
+        "overwritten and this run's rows stay in its journal: run again to add them"
+    )
+
+
+def _parent_of_new_repo(api: HfApi, repo_id: str) -> tuple[str, list[str]]:
+    """The commit to build on in a repo this run read as missing, and the files at it.
+
+    The repo exists by now (created by this run, by an earlier attempt of this publish, or by someone
+    else). It may be built on only while it holds nothing but what the Hub puts in a new repo: then its
+    head is the parent, so a commit by anyone else from here on is refused too. Anything more is another
+    writer's data that appeared during this run, and is never overwritten.
+    """
+    head = api.repo_info(repo_id, repo_type="dataset").sha
+    files = list(api.list_repo_files(repo_id, repo_type="dataset", revision=head))
+    if set(files) - EMPTY_REPO_FILES:
+        raise _concurrent_write(repo_id)
+    return head, files
+
+
 def push(
     repos: list[DatasetRepo], private: bool, message: str, heads: dict[str, str | None] | None = None
 ) -> list[str]:
     """One `create_commit` per repo with card and files; a failed commit leaves the previous version.
 
-    `heads` maps a repo id to the commit its published data was read at. The commit is made on top of
-    exactly that commit (`parent_commit`), so a write by anyone else in between is refused by the Hub
-    instead of being overwritten; `heads` is then updated to the new commits.
+    `heads` maps a repo id to the commit its published data was read at (None: it did not exist). The
+    commit is made on top of exactly that commit (`parent_commit`), so a write by anyone else in between
+    is refused by the Hub instead of being overwritten. A repo read as missing is built on only while
+    it is still empty (`_parent_of_new_repo`): a first publish by another writer is refused just the
+    same. `heads` is then updated to the new commits.
     """
     api = hub_api()
     urls = []
@@ -225,24 +256,23 @@ def push(
         parent = (heads or {}).get(repo.repo_id)
         try:
             api.create_repo(repo.repo_id, repo_type="dataset", private=private, exist_ok=True)
+            if parent is None:  # read as missing
+                parent, present = _parent_of_new_repo(api, repo.repo_id)
+            else:
+                present = api.list_repo_files(repo.repo_id, repo_type="dataset", revision=parent)
             operations: list = [CommitOperationAdd("README.md", repo.card.encode("utf-8"))]
             operations += [CommitOperationAdd(name, content) for name, content in repo.files.items()]
             # The previous version's data files (other content hashes) go in the same commit.
-            stale = [
-                name
-                for name in api.list_repo_files(repo.repo_id, repo_type="dataset", revision=parent)
-                if name.endswith(".parquet") and name not in repo.files
-            ]
+            stale = [name for name in present if name.endswith(".parquet") and name not in repo.files]
             operations += [CommitOperationDelete(name) for name in stale]
             info = api.create_commit(
                 repo.repo_id, operations, commit_message=message, repo_type="dataset", parent_commit=parent
             )
+        except ConcurrentWriteError:
+            raise
         except HfHubHTTPError as exc:
             if exc.response is not None and exc.response.status_code in (409, 412):
-                raise ConcurrentWriteError(
-                    f"{repo.repo_id} changed on the Hub during this run (another writer); nothing was "
-                    "overwritten and this run's rows stay in its journal: run again to add them"
-                ) from exc
+                raise _concurrent_write(repo.repo_id) from exc
             raise _hub_error(exc, f"push to {repo.repo_id} failed; the previous version is intact") from exc
         except Exception as exc:
             raise _hub_error(exc, f"push to {repo.repo_id} failed; the previous version is intact") from exc

@@ -1,11 +1,12 @@
 """Stage 3, skip what is done: which rows this run still has to send to the LLM, and progress
 published while it runs.
 
-The published raw dataset is the record of work done. A row judged there is done; a row that failed
-is tried again until it has failed `max_attempts` times (`gave_up`). Rows whose results are already
-paid for (in the journal, or an answer in the published raw data) go first and are never bought
-again. During the LLM stage, the datasets are published every N finished rows (and at least every
-few minutes), so a worker that dies loses one interval at most.
+The published raw dataset is the record of work done. A row judged there is done (a row the offline
+placeholder wrote only for another offline run); a row that failed is tried again until it has
+failed `max_attempts` times (`gave_up`). Rows whose results are already paid for (in the journal, or
+an answer in the published raw data) go first and are never bought again. During the LLM stage, the
+datasets are published every N finished rows (and at least every few minutes), so a worker that
+dies loses one interval at most; what a checkpoint published leaves the journal.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from tasks.state.journal import Journal
-from tasks.state.status import STATUS_GAVE_UP, STATUS_JUDGED
+from tasks.state.status import PLACEHOLDER_MODEL, STATUS_GAVE_UP, STATUS_JUDGED
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,33 @@ class Plan:
     left_for_next_run: int
 
 
+def _placeholder(published: pl.DataFrame) -> pl.Expr:
+    """Rows the offline placeholder wrote (answer or rating): no model's work."""
+    made_by = [
+        pl.col(column) == PLACEHOLDER_MODEL
+        for column in ("generation_model", "model_name")
+        if column in published.columns
+    ]
+    return pl.any_horizontal(made_by).fill_null(False) if made_by else pl.lit(False)
+
+
+def _forget_published(journal: Journal, published: pl.DataFrame, done_ids: set[str]) -> None:
+    """Forget journal rows that are already published: done rows, and rows published as the very
+    attempt the journal holds (same `run_id`: a run killed after a checkpoint, before it forgot
+    them). Replaying those would count an attempt that made no request; they need a new one."""
+    runs: dict[str, str | None] = (
+        dict(published.select("id", "run_id").iter_rows()) if "run_id" in published.columns else {}
+    )
+    stale = [
+        row_id
+        for row_id, data in journal.rows.items()
+        if row_id in done_ids or (data.get("run_id") is not None and runs.get(row_id) == data["run_id"])
+    ]
+    stale += [row_id for row_id in journal.generations if row_id in done_ids and row_id not in journal.rows]
+    if stale:
+        journal.forget(stale)
+
+
 def plan_rows(
     kept: pl.DataFrame,
     published: pl.DataFrame | None,
@@ -52,17 +80,22 @@ def plan_rows(
     """Rows of `kept` still to do, paid-for ones first; `limit` caps the rows that need new calls.
 
     Answers of published rows that failed later (at the judge) are put into the journal, so those
-    rows are only judged again; only answers from the same generator settings are reused.
+    rows are only judged again; only answers from the same generator settings are reused. Rows the
+    offline placeholder wrote are done only for another offline run. Journal rows that are already
+    published are forgotten (see `_forget_published`).
     """
     finished = [STATUS_JUDGED] if retry_failed else [STATUS_JUDGED, STATUS_GAVE_UP]
     done_ids: list[str] = []
     gave_up = 0
     if published is not None and published.height:
-        done_ids = published.filter(pl.col("status").is_in(finished))["id"].to_list()
+        counts = ~_placeholder(published) if generator_model != PLACEHOLDER_MODEL else pl.lit(True)
+        done = pl.col("status").is_in(finished) & counts
+        done_ids = published.filter(done)["id"].to_list()
         gave_up = published.filter(
-            (pl.col("status") == STATUS_GAVE_UP) & pl.col("id").is_in(kept["id"].implode())
+            (pl.col("status") == STATUS_GAVE_UP) & counts & pl.col("id").is_in(kept["id"].implode())
         ).height
-        answered = published.filter(~pl.col("status").is_in(finished) & pl.col("generation").is_not_null())
+        _forget_published(journal, published, set(done_ids))
+        answered = published.filter(~done & pl.col("generation").is_not_null())
         same_generator = (
             pl.col("generation_recipe") == generation_recipe
             if "generation_recipe" in answered.columns

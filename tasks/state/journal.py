@@ -7,9 +7,16 @@ requests that were in flight.
 Each event carries the fingerprint of what decided it. An answer depends on the generator alone
 (endpoint, model, system prompt, sampling), so answers stay valid when only the judge changes; a
 finished row depends on the whole recipe. Events of another recipe are never used, and a finished
-row of another judge still gives back its answer. Rows are forgotten once they are published:
-the published raw dataset is then their record. Rows that are not published yet are never deleted.
-The journal lives on the worker's disk: a fresh machine resumes from what was published instead.
+row of another judge still gives back its answer. A finished row also carries the run that made its
+requests (`run_id`, `run_at`), so a row that was published and then found again in the journal (a
+kill between a checkpoint and forgetting it) is known as the same attempt, not a new one.
+
+Rows are forgotten once they are published (by a checkpoint or the final publish): the published raw
+dataset is then their record. Rows that are not published yet are never deleted, whatever their
+recipe. A line cut short by a kill is skipped when read, and the next event starts on a line of its
+own. The journal lives on the worker's disk: a fresh machine resumes from what was published instead.
+Recording and forgetting may happen in two threads (the LLM stage and a checkpoint): one lock
+keeps the file and the tables consistent.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -30,13 +38,24 @@ def fingerprint(*parts: object) -> str:
 class Journal:
     """Append-only JSONL checkpoint for one language's LLM stage."""
 
-    def __init__(self, path: Path, generation_recipe: str, row_recipe: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        generation_recipe: str,
+        row_recipe: str | None = None,
+        run_id: str | None = None,
+        run_at: str | None = None,
+    ) -> None:
         self.path = path
         self.generation_recipe = generation_recipe
         self.row_recipe = row_recipe or generation_recipe
+        self.run_id, self.run_at = run_id, run_at
         self.generations: dict[str, dict[str, Any]] = {}
         self.rows: dict[str, dict[str, Any]] = {}
+        # Events of other recipes: unused by this run, kept until their row is published.
+        self._other: list[dict[str, Any]] = []
         self._handle: IO[str] | None = None
+        self._lock = threading.RLock()
         self._read()
 
     def _read(self) -> None:
@@ -51,67 +70,99 @@ class Journal:
             same_generator = event.get("generation_recipe") == self.generation_recipe
             if kind == "row" and event.get("recipe") == self.row_recipe:
                 self.rows[row_id] = data
-            elif same_generator and (kind == "generation" or data.get("generation") is not None):
+                continue
+            if same_generator and (kind == "generation" or data.get("generation") is not None):
                 # A row finished under another judge still holds a valid answer.
                 self.generations.setdefault(row_id, {"generation": data["generation"]})
+            if kind == "row" or not same_generator:
+                self._other.append(event)
+
+    def _open(self) -> IO[str]:
+        """The file for appending; a last line cut short by a kill is ended first, so the next event
+        is not glued onto it (one unreadable line would then hold two events)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a", encoding="utf-8")
+        if handle.tell() > 0:
+            with self.path.open("rb") as existing:
+                existing.seek(-1, os.SEEK_END)
+                if existing.read(1) != b"\n":
+                    handle.write("\n")
+        return handle
 
     def _write(self, event: dict[str, Any]) -> None:
         if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("a", encoding="utf-8")
+            self._handle = self._open()
         self._handle.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
         self._handle.flush()  # in the kernel's hands: survives the process being killed
 
     def record_generation(self, row_id: str, data: dict[str, Any]) -> None:
-        self.generations[row_id] = data
-        self._write(
-            {"event": "generation", "id": row_id, "generation_recipe": self.generation_recipe, "data": data}
-        )
+        with self._lock:
+            self.generations[row_id] = data
+            self._write(
+                {
+                    "event": "generation",
+                    "id": row_id,
+                    "generation_recipe": self.generation_recipe,
+                    "data": data,
+                }
+            )
 
     def record_row(self, row_id: str, data: dict[str, Any]) -> None:
-        self.rows[row_id] = data
-        event = {"event": "row", "id": row_id, "recipe": self.row_recipe}
-        self._write({**event, "generation_recipe": self.generation_recipe, "data": data})
+        if self.run_id is not None:
+            data = {**data, "run_id": self.run_id, "run_at": self.run_at}
+        with self._lock:
+            self.rows[row_id] = data
+            event = {"event": "row", "id": row_id, "recipe": self.row_recipe}
+            self._write({**event, "generation_recipe": self.generation_recipe, "data": data})
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
 
     def forget(self, published: Iterable[str]) -> None:
         """Drop the events of rows that are now published; keep everything else, rewritten atomically.
 
-        Events of other recipes are dropped too: they can never be used again.
+        Events of other recipes are kept unless their row is published too.
         """
-        self.close()
         done = set(published)
-        for row_id in done:
-            self.rows.pop(row_id, None)
-            self.generations.pop(row_id, None)
-        if not self.rows and not self.generations:
-            self.path.unlink(missing_ok=True)
-            return
-        events = [
-            {"event": "generation", "id": i, "generation_recipe": self.generation_recipe, "data": d}
-            for i, d in self.generations.items()
-            if i not in self.rows
-        ] + [
-            {
-                "event": "row",
-                "id": i,
-                "recipe": self.row_recipe,
-                "generation_recipe": self.generation_recipe,
-                "data": d,
-            }
-            for i, d in self.rows.items()
-        ]
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(
-            "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in events), encoding="utf-8"
-        )
-        os.replace(temporary, self.path)
+        with self._lock:
+            self.close()
+            for row_id in done:
+                self.rows.pop(row_id, None)
+                self.generations.pop(row_id, None)
+            self._other = [event for event in self._other if event["id"] not in done]
+            events = (
+                self._other
+                + [
+                    {"event": "generation", "id": i, "generation_recipe": self.generation_recipe, "data": d}
+                    for i, d in self.generations.items()
+                    if i not in self.rows
+                ]
+                + [
+                    {
+                        "event": "row",
+                        "id": i,
+                        "recipe": self.row_recipe,
+                        "generation_recipe": self.generation_recipe,
+                        "data": d,
+                    }
+                    for i, d in self.rows.items()
+                ]
+            )
+            if not events:
+                self.path.unlink(missing_ok=True)
+                return
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(
+                "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in events),
+                encoding="utf-8",
+            )
+            os.replace(temporary, self.path)
 
     def remove(self) -> None:
         """Delete the journal (every row in it is published)."""
-        self.close()
-        self.path.unlink(missing_ok=True)
+        with self._lock:
+            self.close()
+            self.path.unlink(missing_ok=True)

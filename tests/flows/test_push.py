@@ -30,6 +30,12 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RecordingHub:
     return stand_in
 
 
+@pytest.fixture
+def llm(llm_server: OpenAIServer) -> list[str]:
+    """A real (local) LLM for generator and judge: `--offline` is never pushed."""
+    return ["--llm-base-url", llm_server.base_url, "--llm-model", "test-model"]
+
+
 def names(commit: dict[str, Any]) -> list[str]:
     """File names of a commit with content hashes replaced by #."""
     return sorted(re.sub(r"-[0-9a-f]{12}\.parquet$", "-#.parquet", name) for name in commit["files"])
@@ -41,10 +47,12 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout + result.stderr + unexpected
 
 
-def test_push_creates_private_repos_with_one_commit_each(hub: RecordingHub, tmp_path: Path) -> None:
+def test_push_creates_private_repos_with_one_commit_each(
+    llm: list[str], hub: RecordingHub, tmp_path: Path
+) -> None:
     hub.orgs.append({"name": "testers", "roleInOrg": "admin"})
     summary = tmp_path / "summary.json"
-    code, output = invoke("run", "nld", "--source", "sample", "--offline", "--push", "--namespace", "testers",
+    code, output = invoke("run", "nld", "--source", "sample", "--push", *llm, "--namespace", "testers",
                           "--out", str(tmp_path / "work"), "--summary-json", str(summary))  # fmt: skip
     assert code == 0, output
     assert hub.repos == {
@@ -71,9 +79,9 @@ def test_push_creates_private_repos_with_one_commit_each(hub: RecordingHub, tmp_
     assert not (tmp_path / "work" / "testers").exists()  # pushing writes no local copy
 
 
-def test_pushed_files_are_what_out_writes(hub: RecordingHub, tmp_path: Path) -> None:
-    assert invoke("run", "jpn", "--source", "sample", "--offline", "--push")[0] == 0
-    assert invoke("run", "jpn", "--source", "sample", "--offline", "--out", str(tmp_path / "local"))[0] == 0
+def test_pushed_files_are_what_out_writes(llm: list[str], hub: RecordingHub, tmp_path: Path) -> None:
+    assert invoke("run", "jpn", "--source", "sample", "--push", *llm)[0] == 0
+    assert invoke("run", "jpn", "--source", "sample", *llm, "--out", str(tmp_path / "local"))[0] == 0
     for commit in hub.commits:
         local = tmp_path / "local" / commit["repo_id"]
         written = {str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()}
@@ -82,19 +90,18 @@ def test_pushed_files_are_what_out_writes(hub: RecordingHub, tmp_path: Path) -> 
         assert (local / "recipe" / "jpn.yaml").read_bytes() == commit["files"]["recipe/jpn.yaml"]
 
 
-def test_public_flag(hub: RecordingHub) -> None:
-    assert invoke("run", "jpn", "--source", "sample", "--offline", "--push", "--public")[0] == 0
+def test_public_flag(llm: list[str], hub: RecordingHub) -> None:
+    assert invoke("run", "jpn", "--source", "sample", "--push", *llm, "--public")[0] == 0
     assert {repo["private"] for repo in hub.repos.values()} == {False}
 
 
-def test_incremental_pushes_add_rows_without_duplicates(hub: RecordingHub, tmp_path: Path) -> None:
+def test_incremental_pushes_add_rows_without_duplicates(
+    llm: list[str], hub: RecordingHub, tmp_path: Path
+) -> None:
     work = str(tmp_path / "work")
-    assert (
-        invoke("run", "nld", "--source", "sample", "--offline", "--push", "--limit", "4", "--out", work)[0]
-        == 0
-    )
-    assert invoke("run", "nld", "--source", "sample", "--offline", "--push", "--out", work)[0] == 0
-    code, output = invoke("run", "nld", "--source", "sample", "--offline", "--push", "--out", work)
+    assert invoke("run", "nld", "--source", "sample", "--push", *llm, "--limit", "4", "--out", work)[0] == 0
+    assert invoke("run", "nld", "--source", "sample", "--push", *llm, "--out", work)[0] == 0
+    code, output = invoke("run", "nld", "--source", "sample", "--push", *llm, "--out", work)
     assert code == 0 and "nothing changed" in output
     assert (
         len(hub.commits) == 4
@@ -159,12 +166,12 @@ def test_unusable_token_fails_before_any_data_is_read(
     assert stand_in.commits == [] and stand_in.repos == {}
 
 
-def test_fine_grained_token_with_write_access_to_the_namespace(hub: RecordingHub) -> None:
+def test_fine_grained_token_with_write_access_to_the_namespace(llm: list[str], hub: RecordingHub) -> None:
     hub.token = {
         "role": "fineGrained",
         "fineGrained": {"scoped": [{"entity": {"name": "dpo-factory"}, "permissions": ["repo.write"]}]},
     }
-    assert invoke("run", "jpn", "--source", "sample", "--offline", "--push")[0] == 0
+    assert invoke("run", "jpn", "--source", "sample", "--push", *llm)[0] == 0
 
 
 def test_secrets_appear_in_no_output(
@@ -262,11 +269,11 @@ def _configs(folder: Path, namespaces: dict[str, str], private: bool) -> Path:
 
 
 def test_coverage_push_uses_the_configs_namespace_and_privacy_and_publishes_a_space(
-    hub: RecordingHub, tmp_path: Path
+    llm: list[str], hub: RecordingHub, tmp_path: Path
 ) -> None:
     hub.orgs.append({"name": "lab", "roleInOrg": "write"})
     languages = _configs(tmp_path / "languages", {"nld": "lab", "jpn": "lab"}, private=False)
-    code, output = invoke("run", "nld", "jpn", "--source", "sample", "--offline", "--push",
+    code, output = invoke("run", "nld", "jpn", "--source", "sample", "--push", *llm,
                           "--languages-dir", str(languages))  # fmt: skip
     assert code == 0, output
     code, output = invoke("coverage", "--source", "sample", "--push", "--languages-dir", str(languages))
@@ -385,16 +392,18 @@ def test_a_listing_that_keeps_naming_missing_files_is_an_error(
         tasks.publish.hub.read_hub_file("ns/r", "data")
 
 
-def test_a_lost_curated_repo_is_repaired_with_one_commit(hub: RecordingHub, tmp_path: Path) -> None:
+def test_a_lost_curated_repo_is_repaired_with_one_commit(
+    llm: list[str], hub: RecordingHub, tmp_path: Path
+) -> None:
     work = str(tmp_path / "work")
-    code, output = invoke("run", "nld", "--source", "sample", "--offline", "--push", "--out", work)
+    code, output = invoke("run", "nld", "--source", "sample", "--push", *llm, "--out", work)
     assert code == 0, output
     curated = hub.root / "dpo-factory" / "aya_dutch_dpo"
     before = {p.name: p.read_bytes() for p in curated.rglob("*") if p.is_file()}
     for path in curated.rglob("*.parquet"):  # the curated commit of that run never landed
         path.unlink()
     commits = len(hub.commits)
-    code, output = invoke("run", "nld", "--source", "sample", "--offline", "--push", "--out", work)
+    code, output = invoke("run", "nld", "--source", "sample", "--push", *llm, "--out", work)
     assert code == 0, output
     (repair,) = hub.commits[commits:]  # one commit, to the curated repo only
     assert repair["repo_id"] == "dpo-factory/aya_dutch_dpo"
@@ -420,11 +429,13 @@ class InterruptedHub(RecordingHub):
         return path
 
 
-def test_a_concurrent_writer_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_concurrent_writer_is_never_overwritten(
+    llm: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hub = InterruptedHub(tmp_path / "hub")
     monkeypatch.setattr(tasks.publish.hub, "hub_api", lambda: hub)
     work = str(tmp_path / "work")
-    args = ["run", "nld", "--source", "sample", "--offline", "--push", "--out", work]
+    args = ["run", "nld", "--source", "sample", "--push", *llm, "--out", work]
     assert invoke(*args, "--limit", "4")[0] == 0
     hub.interrupt = True
     code, output = invoke(*args)

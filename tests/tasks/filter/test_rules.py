@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from languages.schema import LanguageConfig, load_language
-from tasks.filter.rules import filter_rows, stable_id
+from tasks.filter.rules import filter_rows, normalise, stable_id
 
 
 def _aya(rows: list[tuple[str | None, str | None, str]]) -> pl.DataFrame:
@@ -228,3 +232,31 @@ def test_language_columns_equal_identify(sample: pl.DataFrame, code: str) -> Non
         predictions = identify(kept[column].to_list(), config.lid.labels, config.lid.model)
         assert kept[f"{side}_language"].to_list() == [p.label for p in predictions]
         assert kept[f"{side}_language_score"].to_list() == [p.accepted_score for p in predictions]
+
+
+def test_ids_of_fields_holding_the_separator_never_collide(dutch: LanguageConfig) -> None:
+    """U+001F inside a prompt or an answer must not move text from one field to the other."""
+    assert stable_id("nld", "P\x1fM", "A") != stable_id("nld", "P", "M\x1fA")
+    assert stable_id("nld\x1fP", "M", "A") != stable_id("nld", "P\x1fM", "A")
+    more = "Het water komt van de rivieren en van de zee, daarom bouwen we al eeuwen hoge dijken."
+    rows = [(f"{GOOD_Q}\x1f{more}", GOOD_A, "nld"), (GOOD_Q, f"{more}\x1f{GOOD_A}", "nld")]
+    kept = filter_rows(_aya(rows), dutch).kept
+    assert kept.height == 2 and kept["id"].is_unique().all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="a\x1f", max_size=6))
+def test_every_split_of_a_text_into_the_three_fields_has_its_own_id(text: str) -> None:
+    """However one text is cut into language code, prompt and answer, each cut is another row."""
+    cuts = {(text[:i], text[i:j], text[j:]) for i in range(len(text) + 1) for j in range(i, len(text) + 1)}
+    assert len({stable_id(*fields) for fields in cuts}) == len(cuts)
+
+
+def test_ids_of_the_shipped_sample_are_unchanged(sample: pl.DataFrame) -> None:
+    """Every published row is found again by its id: a new encoding must not change existing ids
+    (they would all look new, and their answers would be bought again)."""
+    keys = sample.select(pl.col("language_code").fill_null(""), normalise("inputs"), normalise("targets"))
+    ids = [stable_id(*row) for row in keys.iter_rows()]
+    assert ids[:2] == ["fbcea02906a1215db2f2", "c2cd5c47f5b51cd53344"]
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    assert digest == "42de433e488537aa8e87bef6af388852e0a00b6a87401b22659ba9fad00aa31f"  # as before U+001F

@@ -223,3 +223,22 @@ def test_unchecked_language_gives_no_wrong_language_rate() -> None:
     mixed = build_raw([*results, _result("c", [1, 5], language_ok=False)], "r")
     quality = quality_stats(mixed, build_dpo(mixed, Curation())[0])
     assert quality["wrong_language_rate"] == 1.0 and quality["language_checked_rows"] == 1
+
+
+def test_an_attempt_already_published_is_not_counted_again() -> None:
+    """A row a checkpoint published, resumed from the journal after a kill: no request was made."""
+    failed = _result("a", None, status="failed", reason="generation_error")
+    published = merge_raw(None, build_raw([failed], "r1"))
+    assert published["attempts"].to_list() == [1]
+    resumed = build_raw([{**failed, "run_id": "r1", "run_at": "t1"}], "r2", "t2")
+    again = merge_raw(published, resumed)
+    assert again["attempts"].to_list() == [1] and again["run_id"].to_list() == ["r1"]
+    retried = merge_raw(published, build_raw([failed], "r2"))
+    assert retried["attempts"].to_list() == [2] and retried["run_id"].to_list() == ["r2"]
+
+
+def test_placeholder_rows_count_no_attempt() -> None:
+    placeholder = {**_result("a", [4, 2]), "generation_model": "offline-placeholder"}
+    published = merge_raw(None, build_raw([placeholder], "r1"))
+    real = merge_raw(published, build_raw([_result("a", None, status="failed")], "r2"))
+    assert real["attempts"].to_list() == [1]

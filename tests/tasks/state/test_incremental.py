@@ -4,6 +4,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tasks.llm.client import PLACEHOLDER_MODEL
 from tasks.state.incremental import Checkpointer, plan_rows
 from tasks.state.journal import Journal
 
@@ -80,3 +81,49 @@ def test_a_failed_checkpoint_is_left_to_the_next_one() -> None:
         checkpoints.wait()
     checkpoints.finish()
     assert calls == [2, 4] and checkpoints.published_checkpoints == 1
+
+
+def test_journal_rows_a_checkpoint_published_are_forgotten_not_replayed(tmp_path: Path) -> None:
+    """A run killed after a checkpoint published a row, before it forgot it: replaying the row from
+    the journal would count an attempt that made no request."""
+    path = tmp_path / "j.jsonl"
+    killed = Journal(path, "g", "r", run_id="run-1")
+    killed.record_row("a", {"status": "failed", "generation": None})  # published by run-1's checkpoint
+    killed.record_row("b", {"status": "failed", "generation": None})  # not published
+    killed.record_row("c", {"status": "judged", "generation": "x"})  # published judged by another run
+    killed.close()
+    done = pl.DataFrame(
+        {
+            "id": ["a", "c"],
+            "status": ["failed", "judged"],
+            "generation": [None, "x"],
+            "generation_model": ["m", "m"],
+            "generation_recipe": [None, "g"],
+            "run_id": ["run-1", "run-0"],
+        },
+        schema_overrides={"generation": pl.String, "generation_recipe": pl.String},
+    )
+    journal = Journal(path, "g", "r", run_id="run-2")
+    plan = plan_rows(kept(list("abcd")), done, journal, "g", "m")
+    assert plan.todo["id"].to_list() == ["b", "a", "d"]  # b is paid for; a needs a new request
+    assert set(journal.rows) == {"b"}
+    assert set(Journal(path, "g", "r").rows) == {"b"}  # forgotten on disk too
+
+
+def test_placeholder_rows_are_not_done_for_a_real_generator(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl", "g", "r")
+    done = pl.DataFrame(
+        {
+            "id": ["a", "b"],
+            "status": ["judged", "judged"],
+            "generation": ["[offline placeholder: no LLM was called] vraag a", "antwoord"],
+            "generation_model": [PLACEHOLDER_MODEL, "m"],
+            "model_name": [PLACEHOLDER_MODEL, "j"],
+            "generation_recipe": ["offline", "g"],
+        }
+    )
+    plan = plan_rows(kept(["a", "b"]), done, journal, "g", "m")
+    assert plan.todo["id"].to_list() == ["a"] and plan.already_published == 1
+    assert journal.generations == {}  # the placeholder text is no answer to reuse
+    offline = plan_rows(kept(["a", "b"]), done, journal, "offline", PLACEHOLDER_MODEL)
+    assert offline.todo.height == 0  # for another offline run they are done
