@@ -37,13 +37,14 @@ test: lint trl-env labelstudio
 clean:
 	rm -rf out .pytest_cache .ruff_cache .venv-trl
 
-bench: setup
+bench: setup labelstudio
 	$(UV) run python -m benchmarks.llm_stage --json benchmarks/llm_stage.json
 	$(UV) run python -m benchmarks.incremental
 	$(UV) run python -m benchmarks.flow_run
 	$(UV) run python -m benchmarks.data_stage
 	$(UV) run python -m benchmarks.near_duplicates
 	HF_HUB_OFFLINE=1 $(UV) run python -m benchmarks.reliability
+	$(UV) run python -m benchmarks.review_sync
 
 # Label Studio for the review tests, in its own virtualenv (its pins clash with ours), plus a migrated
 # empty database that each test session copies (Django's migrations take a minute or two).

@@ -40,13 +40,15 @@ def _free_port() -> int:
 
 
 class LabelStudioServer:
-    """Start with `with LabelStudioServer(folder) as server:`; `server.url`, `server.token` (admin)."""
+    """Start with `with LabelStudioServer(folder) as server:`; `server.url`, `server.token` (admin),
+    and `server.password` for the admin's (ADMIN) login to the web pages."""
 
     def __init__(self, folder: Path, start_seconds: float = 240.0) -> None:
         self.folder, self.start_seconds = folder, start_seconds
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(20)
+        self.password = secrets.token_urlsafe(16)
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> LabelStudioServer:
@@ -63,7 +65,7 @@ class LabelStudioServer:
             "SENTRY_DSN": "",
             "FRONTEND_SENTRY_DSN": "",
             "LABEL_STUDIO_USERNAME": ADMIN,
-            "LABEL_STUDIO_PASSWORD": secrets.token_urlsafe(16),
+            "LABEL_STUDIO_PASSWORD": self.password,
             "LABEL_STUDIO_USER_TOKEN": self.token,
             "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
             "SECRET_KEY": secrets.token_urlsafe(40),
