@@ -77,7 +77,8 @@ def _task(entry: dict[str, Any]) -> Task | None:
 class LabelStudio:
     """A language's review project on one Label Studio server; every failure is one ReviewError line."""
 
-    def __init__(self, url: str, api_key: str, timeout: float = 60.0) -> None:
+    # A page of 1,000 tasks took 30-49 s on a loaded 2-core server (docs/performance.md): room to spare.
+    def __init__(self, url: str, api_key: str, timeout: float = 180.0) -> None:
         self.url = url.rstrip("/")
         self.requests = 0
         self._client = httpx.Client(
