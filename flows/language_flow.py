@@ -160,7 +160,7 @@ def _recipes(config: LanguageConfig, generator: EndpointChoice, judge: EndpointC
 def _review_after_run(config: LanguageConfig, destination: Destination, recipe_file: bytes) -> dict[str, Any]:
     """A review sync once the LLM results are published; a failed one is logged and retried next time."""
     try:
-        raw = published_raw(destination, config.raw_repo)
+        raw = published_raw(destination, config.raw_repo, config.curated_repo)
         return sync_language(config, destination, recipe_file, raw, publish_stage)
     except (ReviewError, PublishError) as exc:
         get_run_logger().warning("%s: review sync skipped: %s", config.code, exc)

@@ -30,7 +30,7 @@ def review_language(
     destination = Destination(Path(out), push, config.publish.private)
     recipe_file = (folder / f"{language}.yaml").read_bytes()
     with run_lock(journal_path(out, config).with_suffix(".lock"), destination.describe(config.raw_repo)):
-        raw = published_raw(destination, config.raw_repo)
+        raw = published_raw(destination, config.raw_repo, config.curated_repo)
         report = sync_language(config, destination, recipe_file, raw, publish_stage)
     return {"language": language, "name": config.name, **report}
 
