@@ -61,7 +61,12 @@ def test_push_creates_private_repos_with_one_commit_each(
     }
     raw_commit, curated_commit = hub.commits
     assert raw_commit["message"].startswith("dpo-factory run ") and "nld, 10 rows" in raw_commit["message"]
-    assert names(raw_commit) == ["README.md", "data/train-00000-of-00001-#.parquet", "recipe/nld.yaml"]
+    assert names(raw_commit) == [
+        "README.md",
+        "data/train-00000-of-00001-#.parquet",
+        "recipe/last_run.json",
+        "recipe/nld.yaml",
+    ]
     assert names(curated_commit) == [
         "README.md",
         "default/train-00000-of-00001-#.parquet",
