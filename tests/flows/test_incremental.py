@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from flows.cli import app
 from tasks.publish.destination import recover_local
 from tests.flows.test_resume import dutch_source, run_args
 from tests.helpers import copy_configs, sigkill_cli
-from tests.openai_server import OpenAIServer, Reply
+from tests.openai_server import OpenAIServer, Reply, Script
 
 RAW = Path("dpo-factory") / "aya_dutch_dpo_raw"
 CURATED = Path("dpo-factory") / "aya_dutch_dpo"
@@ -169,12 +170,35 @@ def _published_rows(out: Path) -> int:
         return 0
 
 
+def _no_further_than_a_checkpoint(out: Path, every: int, released: threading.Event) -> Script:
+    """A server script that holds each generation until the run has published all but `every` rows before it.
+
+    The run can then never be more than one interval (plus its requests in flight) past its last
+    checkpoint, however slow the machine: it only moves on if checkpoints land every `every` rows.
+    """
+    lock, bought = threading.Lock(), 0
+
+    def script(kind: str, user: str, messages: list[dict[str, str]]) -> None:
+        nonlocal bought
+        if kind != "generate":
+            return None
+        with lock:
+            bought += 1
+            number = bought
+        while number > _published_rows(out) + every and not released.is_set():
+            time.sleep(0.05)
+        return None
+
+    return script
+
+
 def test_fresh_worker_resumes_from_the_last_checkpoint(sample: pl.DataFrame, tmp_path: Path) -> None:
     source, out = tmp_path / "nl.parquet", tmp_path / "out"
     rows = dutch_source(sample, source)
     prompts = set(pl.read_parquet(source)["inputs"].str.strip_chars())
     every, concurrency = 10, 4
-    with OpenAIServer(latency=lambda: 0.02) as server:
+    released = threading.Event()
+    with OpenAIServer(_no_further_than_a_checkpoint(out, every, released)) as server:
         args = [*run_args(source, out, server), "--checkpoint-every", str(every)]
         process = _start(args)
         deadline = time.monotonic() + 240
@@ -183,16 +207,18 @@ def test_fresh_worker_resumes_from_the_last_checkpoint(sample: pl.DataFrame, tmp
         assert sigkill_cli(process) == []  # no Prefect server left behind
         recover_local((out / RAW).resolve())  # a kill in the middle of a swap: as the next run sees it
         checkpointed = _published_rows(out)
-        assert every <= checkpointed < rows, "the kill must land after a checkpoint, inside the LLM stage"
+        # Three checkpoints landed while the run was held to one interval past its last one.
+        assert 3 * every <= checkpointed < rows, "the kill must land after a checkpoint, inside the LLM stage"
         first = answers_bought(server, prompts)
+        assert checkpointed <= first <= checkpointed + every + concurrency
+        released.set()
 
         shutil.rmtree(out / ".journal")  # a fresh machine: only what was published survives
         code, output = invoke(args)
         assert code == 0, output
         second = answers_bought(server, prompts) - first
-    # Bought again: the answers after the last checkpoint (less than one interval, plus what was in flight).
+    # Bought again: exactly the answers after the last checkpoint, none it published.
     assert second == rows - checkpointed
-    assert first + second <= rows + every + concurrency
     raw = read(out, RAW, "data")
     assert raw.height == rows and raw["id"].is_unique().all() and (raw["status"] == "judged").all()
 
