@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from flows.language_flow import USER_ERRORS, publish_stage
@@ -26,15 +27,11 @@ from languages.schema import (
     load_config_file,
     namespace_problem,
 )
-from tasks.coverage.dashboard import (
-    attention,
-    build_coverage_repo,
-    build_coverage_space,
-    markdown_table,
-    summary_line,
-)
+from tasks.coverage.dashboard import build_coverage_repo, build_coverage_space, markdown_table
+from tasks.coverage.history import HISTORY_DATA, append_history, snapshot
 from tasks.coverage.report import build_coverage, count_hub_preference_datasets
-from tasks.publish.destination import Destination, read_local_file
+from tasks.coverage.text import attention, summary_line
+from tasks.publish.destination import Destination, read_local_file, run_lock
 from tasks.publish.hub import check_push_access, hub_api, push_space, read_hub_file
 from tasks.source.load import load_aya
 
@@ -106,12 +103,18 @@ def run_coverage(
     hub_counts, hub_note = hub_search(codes, hub)
     coverage = build_coverage(aya, configs, read, hub_counts)
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    repo = build_coverage_repo(coverage, repo_id, generated_at, hub_note)
+    # A retry of this flow run keeps its id: its snapshot replaces the earlier attempt's.
+    report_id = str(flow_run.get_id() or generated_at)
+    destination = Destination(Path(out), push, private)
     message = f"dpo-factory coverage {generated_at}"
-    published = publish_stage([repo], Destination(Path(out), push, private), message)
+    # Read, append, publish: one report at a time per destination, so no snapshot is lost.
+    with run_lock(Path(out) / ".journal" / target / f"{COVERAGE_REPO}.lock", destination.describe(repo_id)):
+        published_history = destination.read(repo_id, HISTORY_DATA)
+        history, added = append_history(published_history, snapshot(coverage, report_id, generated_at))
+        repo = build_coverage_repo(coverage, repo_id, generated_at, hub_note, history, hub=push)
+        published = publish_stage([repo], destination, message)
     if push:
         published.append(space_stage(build_coverage_space(repo, repo_id), private, message))
-
     summary = summary_line(coverage)
     create_table_artifact(key="dpo-language-coverage", table=coverage.to_dicts(), description=summary)
     create_markdown_artifact(
@@ -124,6 +127,8 @@ def run_coverage(
         "configured": int(coverage["configured"].sum()),
         "with_curated_data": int((coverage["curated_pairs"].fill_null(0) > 0).sum()),
         "attention": attention(coverage),
+        "snapshots": history["generated_at"].n_unique(),
+        "snapshot_added": added,
         "hub_search": hub_note,
         "repo": repo_id,
         "private": private,

@@ -119,6 +119,8 @@ def render(directory: Path = LANGUAGES_DIR) -> str:
                 "work_pool": {"name": WORK_POOL, "work_queue_name": "default"},
                 "parameters": {"source": "hub", "push": True, "hub_search": True},
                 "schedules": [{"cron": COVERAGE_CRON, "timezone": "UTC", "active": True}],
+                # Each report appends to the published history: one at a time, the others wait.
+                "concurrency_limit": {"limit": 1, "collision_strategy": "ENQUEUE"},
                 "triggers": [
                     {
                         "type": "event",

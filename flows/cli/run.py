@@ -172,6 +172,11 @@ def coverage(
     report = state.result()
     console.print(report["summary"], markup=False, highlight=False)
     console.print(f"other Hub preference datasets: {report['hub_search']}", markup=False, highlight=False)
+    added = (
+        "this report's added" if report["snapshot_added"] else "nothing changed since the last, none added"
+    )
+    snapshots = f"{report['snapshots']:,} snapshot{'s' * (report['snapshots'] != 1)}"
+    console.print(f"history: {snapshots} ({added})", markup=False, highlight=False)
     for item in report.get("attention", []):
         console.print(f"attention: {item}", markup=False, highlight=False)
     for path in report["published"]:

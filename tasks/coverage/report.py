@@ -49,6 +49,8 @@ COLUMNS: dict[str, pl.DataType] = {
     "judge_human_pairs": pl.Int64(),
     "annotator_alpha": pl.Float64(),
     "system_prompt_reviewed": pl.Boolean(),
+    "generator_models": pl.List(pl.String()),
+    "judge_models": pl.List(pl.String()),
     "last_run": pl.String(),
     "raw_repo": pl.String(),
     "curated_repo": pl.String(),
@@ -67,6 +69,16 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+def _models(raw: pl.DataFrame, *columns: str) -> list[str] | None:
+    """The distinct model names in a language's raw rows (lists or strings), people's answers left out."""
+    names: set[str] = set()
+    for column in columns:
+        if column in raw.columns:
+            values = raw[column].explode() if isinstance(raw.schema[column], pl.List) else raw[column]
+            names |= set(values.drop_nulls())
+    return sorted(names - {"human"}) or None
+
+
 def _published_stats(raw: pl.DataFrame | None, dpo: pl.DataFrame | None, kto: pl.DataFrame | None) -> dict:
     """Counts and quality figures of one Aya code's share of a language's published datasets."""
     if raw is None or raw.height == 0:
@@ -80,6 +92,8 @@ def _published_stats(raw: pl.DataFrame | None, dpo: pl.DataFrame | None, kto: pl
         "curated_pairs": pairs.height,
         "kto_rows": unpaired.height,
         "last_run": raw["run_at"].max() if "run_at" in raw.columns else None,
+        "generator_models": _models(raw, "generation_models", "generation_model"),
+        "judge_models": _models(raw, "model_name"),
         **{key: value for key, value in quality.items() if key != "rating_histogram"},
     }
     if "review_pair" in raw.columns:

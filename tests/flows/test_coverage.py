@@ -5,7 +5,6 @@ from __future__ import annotations
 import html.parser
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,9 +16,12 @@ from typer.testing import CliRunner
 import flows.coverage_flow
 from flows.cli import app
 from languages.schema import LanguageID, available_languages, load_language
-from tasks.coverage.dashboard import attention, markdown_table, render_html
+from tasks.coverage.dashboard import markdown_table
+from tasks.coverage.page import render_html
 from tasks.coverage.report import build_coverage
+from tasks.coverage.text import attention
 from tasks.publish.destination import read_local_file
+from tests.flows.conftest import SAMPLE_RUN as RUN
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -28,9 +30,14 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def report(sample_published: tuple[Path, str]) -> tuple[Path, str]:
-    """nld, jpn and spa run from the sample, then the coverage report (tests/flows/conftest.py)."""
-    out, output = sample_published
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Two reports with new data between them: after Dutch, then after Japanese and Spanish."""
+    out = tmp_path_factory.mktemp("out")
+    for languages in (RUN[:1], RUN[1:]):
+        code, output = invoke("run", *languages, "--source", "sample", "--offline", "--out", str(out))
+        assert code == 0, output
+        code, output = invoke("coverage", "--source", "sample", "--out", str(out))
+        assert code == 0, output
     return out / "dpo-factory" / "dpo-language-coverage", output
 
 
@@ -84,29 +91,37 @@ def test_card_and_files(report: tuple[Path, str]) -> None:
 
 
 class _Table(html.parser.HTMLParser):
+    """The coverage table's headers and rows, the summary, and anything the page would fetch."""
+
     def __init__(self) -> None:
         super().__init__()
         self.headers: list[str] = []
         self.rows = 0
         self.summary = ""
         self._in: str | None = None
+        self._table: list[str | None] = []
         self.external: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         self._in = tag
-        self.rows += tag == "tr"
+        if tag == "table":
+            self._table.append(dict(attrs).get("id"))
+        in_coverage = bool(self._table) and self._table[-1] == "coverage"
+        self.rows += tag == "tr" and in_coverage
         for name, value in attrs:
             if name in {"src", "href"} and value and "://" in value:
                 self.external.append(value)
 
     def handle_data(self, data: str) -> None:
-        if self._in == "th":
+        if self._in == "th" and self._table and self._table[-1] == "coverage":
             self.headers.append(data)
         if self._in == "h1":
             self.summary += data
 
     def handle_endtag(self, tag: str) -> None:
         self._in = None
+        if tag == "table":
+            self._table.pop()
 
 
 def test_dashboard_is_a_self_contained_table(report: tuple[Path, str]) -> None:
@@ -117,24 +132,112 @@ def test_dashboard_is_a_self_contained_table(report: tuple[Path, str]) -> None:
     coverage = pl.read_parquet(data)
     assert page.summary == "3 of 7 Aya languages have curated preference data"
     assert page.headers[:4] == ["language", "code", "Aya rows", "status"]
+    assert {"human-verified pairs", "judge–human agreement"} <= set(page.headers)
     assert page.rows == coverage.height + 1  # one header row
-    assert page.external == []  # nothing to fetch: it opens offline
+    assert page.external == []  # nothing to fetch, and dataset links point into --out: it opens offline
+
+
+def test_history_has_a_snapshot_per_report_with_new_data(report: tuple[Path, str]) -> None:
+    folder, output = report
+    out = folder.parents[1]
+    history = load(out, "dpo-language-coverage", "history")
+    coverage = load(out, "dpo-language-coverage")
+    first, second = sorted(set(history["generated_at"]))
+    assert history["report_id"].n_unique() == 2
+    for at in (first, second):
+        assert history.filter(pl.col("generated_at") == at).height == coverage.height  # one row per language
+    pairs = {
+        (r["generated_at"], r["language_code"]): r["curated_pairs"]
+        for r in history.filter(pl.col("language_code").is_in(RUN)).iter_rows(named=True)
+    }
+    assert pairs[(first, "nld")] > 0 and pairs[(first, "jpn")] == pairs[(first, "spa")] == 0
+    latest = coverage.filter(pl.col("language_code").is_in(RUN)).select("language_code", "curated_pairs")
+    assert all(pairs[(second, code)] == n for code, n in latest.iter_rows())
+    assert {"raw_rows", "judged_rows", "human_verified_pairs", "judge_failure_rate"} <= set(history.columns)
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "config_name: history" in card and "for each of the 2 reports that changed a number" in card
+    assert "history: 2 snapshots (this report's added)" in output
+
+
+def test_a_report_with_nothing_new_adds_no_snapshot(report: tuple[Path, str], tmp_path: Path) -> None:
+    folder, _ = report
+    out = tmp_path / "out"
+    shutil.copytree(folder.parents[1], out)
+    before = read_local_file(out, "dpo-factory/dpo-language-coverage", "history")
+    code, output = invoke("coverage", "--source", "sample", "--out", str(out))
+    assert code == 0, output
+    after = read_local_file(out, "dpo-factory/dpo-language-coverage", "history")
+    assert after.equals(before)
+    assert "history: 2 snapshots (nothing changed since the last, none added)" in output
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+# Measured in the page: page and table widths, each coverage row's height against its line height,
+# and the history chart's snapshot markers that are drawn.
+MEASURE = """() => {
+  const root = document.documentElement, box = document.querySelector("#coverage").parentElement;
+  const rows = Array.from(document.querySelectorAll("#coverage tbody tr")).map((row) => {
+    const style = getComputedStyle(row.cells[0]);
+    return {height: row.getBoundingClientRect().height, line: parseFloat(style.lineHeight),
+            padding: parseFloat(style.paddingTop) + parseFloat(style.paddingBottom) + 1};
+  });
+  const drawn = Array.from(document.querySelectorAll("#history-languages circle.snapshot"))
+    .filter((c) => c.getBoundingClientRect().width > 0).map((c) => c.getAttribute("cx"));
+  return {pageWidth: root.scrollWidth, viewport: root.clientWidth, rows: rows,
+          tableWidth: box.scrollWidth, boxWidth: box.clientWidth, snapshots: new Set(drawn).size,
+          bars: document.querySelectorAll("#pairs-bars .bar").length,
+          zero: document.querySelector("#pairs details.zero summary").textContent};
+}"""
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
-def test_dashboard_renders_in_headless_chromium(report: tuple[Path, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("width", "height", "phone"), [(1280, 800, False), (390, 844, True)], ids=["laptop", "phone"]
+)
+def test_dashboard_reads_well_in_headless_chromium(
+    report: tuple[Path, str], tmp_path: Path, width: int, height: int, phone: bool
+) -> None:
+    """No page-wide sideways scrolling, no row taller than three lines, both snapshots on the chart,
+    and not one request beyond the file itself."""
+    from playwright.sync_api import Route, sync_playwright
+
     folder, _ = report
-    shot = tmp_path / "dashboard.png"
-    subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600", f"--screenshot={shot}",
-         (folder / "dashboard.html").as_uri()],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+    page_url = (folder / "dashboard.html").as_uri()
+    requested: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone
+            )
+            page = context.new_page()
+
+            def only_the_page(route: Route) -> None:
+                requested.append(route.request.url)
+                if route.request.url == page_url:
+                    route.continue_()
+                else:
+                    route.abort()
+
+            page.route("**/*", only_the_page)
+            page.goto(page_url)
+            measured = page.evaluate(MEASURE)
+            page.screenshot(path=tmp_path / f"dashboard-{width}.png", full_page=True)
+        finally:
+            browser.close()
+    assert requested == [page_url]
+    assert measured["viewport"] == width
+    assert measured["pageWidth"] <= width, measured["pageWidth"]  # no page-wide sideways scrolling
+    if phone:
+        assert measured["tableWidth"] > measured["boxWidth"]  # the wide table scrolls in its own box instead
+    tallest = max(measured["rows"], key=lambda row: row["height"])
+    assert tallest["height"] <= 3 * tallest["line"] + tallest["padding"], tallest
+    assert measured["snapshots"] >= 2
+    assert measured["bars"] == len(RUN)  # languages with pairs; the others are one line behind a toggle
+    assert measured["zero"].endswith("configured languages have no pairs yet")
+    shot = tmp_path / f"dashboard-{width}.png"
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
 
 

@@ -278,17 +278,19 @@ def test_coverage_push_uses_the_configs_namespace_and_privacy_and_publishes_a_sp
 ) -> None:
     hub.orgs.append({"name": "lab", "roleInOrg": "write"})
     languages = _configs(tmp_path / "languages", {"nld": "lab", "jpn": "lab"}, private=False)
-    code, output = invoke("run", "nld", "jpn", "--source", "sample", "--push", *llm,
-                          "--languages-dir", str(languages))  # fmt: skip
-    assert code == 0, output
-    code, output = invoke("coverage", "--source", "sample", "--push", "--languages-dir", str(languages))
-    assert code == 0, output
+    for language in ("nld", "jpn"):  # two reports, with new data between them
+        code, output = invoke("run", language, "--source", "sample", "--push", *llm,
+                              "--languages-dir", str(languages))  # fmt: skip
+        assert code == 0, output
+        code, output = invoke("coverage", "--source", "sample", "--push", "--languages-dir", str(languages))
+        assert code == 0, output
     # Public, because every config publishes publicly; in the configs' namespace, not the default one.
     assert hub.repos["lab/dpo-language-coverage"] == {"private": False}
     assert hub.repos["spaces/lab/dpo-language-coverage"] == {"private": False}
     assert not any(key.startswith("dpo-factory/") for key in hub.repos)
     space_commits = [c for c in hub.commits if c["repo_type"] == "space"]
-    (space,) = space_commits  # one commit
+    assert len(space_commits) == 2  # one commit per report
+    space = space_commits[-1]
     assert sorted(space["files"]) == ["README.md", "coverage.png", "index.html"]
     readme = space["files"]["README.md"].decode("utf-8")
     assert "sdk: static" in readme and "app_file: index.html" in readme
@@ -302,6 +304,13 @@ def test_coverage_push_uses_the_configs_namespace_and_privacy_and_publishes_a_sp
     coverage = pl.read_parquet(data)
     assert coverage.filter(pl.col("language_code") == "nld")["curated_repo"].item() == "lab/aya_dutch_dpo"
     assert coverage.filter(pl.col("language_code") == "nld")["raw_rows"].item() > 0
+    # The history was read back from the Hub: the second report added its snapshot to the first's.
+    (history,) = (dataset / "history").glob("*.parquet")
+    assert pl.read_parquet(history)["generated_at"].n_unique() == 2
+    page = space["files"]["index.html"].decode("utf-8")
+    chart = page[page.index('<svg id="history-languages"') :]
+    assert chart[: chart.index("</svg>")].count('class="snapshot"') == 2
+    assert 'href="https://huggingface.co/datasets/lab/aya_dutch_dpo"' in page
 
 
 def test_coverage_push_is_private_when_a_config_is(hub: RecordingHub, tmp_path: Path) -> None:
