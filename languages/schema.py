@@ -110,6 +110,21 @@ class Endpoint(_Strict):
     max_new_tokens: Annotated[int, Field(ge=16, le=16_384)] = 1_024
     timeout_seconds: Annotated[int, Field(ge=1, le=3_600)] = 120
     max_retries: Annotated[int, Field(ge=0, le=20)] = 6
+    # Several models behind the same endpoint and settings; `model` is the one-model shorthand.
+    models: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=8)] | None = None
+
+    @model_validator(mode="after")
+    def _model_or_models(self) -> Endpoint:
+        if self.models is not None and "model" in self.model_fields_set:
+            raise ValueError("give either `model` (one) or `models` (a list), not both")
+        if self.models is not None and len(set(self.models)) != len(self.models):
+            raise ValueError(f"models: each model once ({', '.join(self.models)})")
+        return self
+
+    @property
+    def model_ids(self) -> list[str]:
+        """Every configured model, in config order."""
+        return list(self.models) if self.models is not None else [self.model]
 
 
 class Generation(Endpoint):
@@ -139,6 +154,9 @@ class Curation(_Strict):
     # An LLM answer at least this similar to the human one (Jaccard of character 5-grams) is a near
     # copy: the pair teaches nothing and is left out. Null turns the check off.
     max_copy_similarity: Probability | None = 0.9
+    # With a panel of judges: the share of judges whose own ratings put the chosen answer above the
+    # rejected one that a pair needs to be curated (1.0: all of them). Null curates on the panel's mean alone.
+    min_judge_agreement: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
 
 
 class Publish(_Strict):

@@ -51,6 +51,16 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     "excluded_reason": pl.String(),
     # Fingerprint of the generator settings the answer came from: only such answers are reused.
     "generation_recipe": pl.String(),
+    # Several generators and a panel of judges. Lists below are aligned with `generations`
+    # ([human answer, one answer per generator model in config order]); the single columns above keep
+    # the first generator's answer and the first judge's ratings, as the community recipe has them.
+    "generation_recipes": pl.List(pl.String),  # null for the human answer
+    "generation_languages_ok": pl.List(pl.Boolean),  # null: not checked (and for the human answer)
+    "predicted_generation_languages": pl.List(pl.String),
+    "judge_models": pl.List(pl.String),  # the panel, in config order (one model without a panel)
+    "judge_ratings": pl.List(pl.List(pl.Int64)),  # per judge, aligned with `generations`
+    "judge_rationales": pl.List(pl.List(pl.String)),
+    "panel_ratings": pl.List(pl.Float64),  # the mean of the judges' ratings per answer: what curation reads
 }
 
 JUDGE_ERROR = "judge_error"  # the judge request failed (transport), as opposed to a judge failure
