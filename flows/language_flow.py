@@ -25,7 +25,7 @@ from languages.langid import LanguageModelError
 from languages.schema import LANGUAGES_DIR, ConfigError, LanguageConfig, load_language
 from tasks.filter.rules import filter_rows
 from tasks.format.rebuild import LanguageState
-from tasks.llm.client import CredentialsError, EndpointChoice, build_llm, resolve_endpoint
+from tasks.llm.client import CredentialsError, EndpointChoice, build_llm, resolve_endpoints
 from tasks.llm.generate import Generator
 from tasks.llm.judge import Judge
 from tasks.llm.stage import EndpointError, LLMStats, respond_and_judge
@@ -148,13 +148,19 @@ def journal_path(out: str, config: LanguageConfig) -> Path:
     return Path(out) / ".journal" / namespace / f"{name}.jsonl"
 
 
-def _recipes(config: LanguageConfig, generator: EndpointChoice, judge: EndpointChoice) -> tuple[str, str]:
-    """Fingerprints of what decides an answer (the generator's model, system prompt and sampling) and
-    a finished row (everything). The endpoint's address is left out: the same model behind another
-    server (a new port, a mirror) gives answers just as valid."""
-    settings = config.generation.model_dump(exclude={"base_url", "model", "timeout_seconds", "max_retries"})
-    answer = fingerprint(generator.model, generator.offline, settings)
-    return answer, fingerprint(answer, judge.model, judge.offline, config.judge, config.lid)
+def _recipes(
+    config: LanguageConfig, generators: list[EndpointChoice], judges: list[EndpointChoice]
+) -> tuple[list[str], str]:
+    """Fingerprints of what decides each generator's answers (its model, the system prompt and
+    sampling) and a finished row (everything). The endpoint's address is left out: the same model
+    behind another server (a new port, a mirror) gives answers just as valid."""
+    settings = config.generation.model_dump(
+        exclude={"base_url", "model", "models", "timeout_seconds", "max_retries"}
+    )
+    answers = [fingerprint(g.model, g.offline, settings) for g in generators]
+    panel = [(j.model, j.offline) for j in judges]
+    judge_settings = config.judge.model_dump(exclude={"model", "models"})
+    return answers, fingerprint(answers, panel, judge_settings, config.lid)
 
 
 def _review_after_run(config: LanguageConfig, destination: Destination, recipe_file: bytes) -> dict[str, Any]:
@@ -177,15 +183,29 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     config = _config(language, options)
     if options.offline and options.push:
         raise PublishError(OFFLINE_PUSH)
-    generator_choice = resolve_endpoint(
+    generator_choices = resolve_endpoints(
         config.generation, options.llm_base_url, options.llm_model, options.offline
     )
-    judge_choice = resolve_endpoint(config.judge, options.llm_base_url, options.llm_model, options.offline)
+    judge_choices = resolve_endpoints(config.judge, options.llm_base_url, options.llm_model, options.offline)
+    configured = len(config.generation.model_ids) + len(config.judge.model_ids)
+    if options.llm_model and configured > 2:
+        logger.info(
+            "%s: --llm-model %s answers and judges alone, in place of the config's %d generator and %d judge models",
+            language,
+            options.llm_model,
+            len(config.generation.model_ids),
+            len(config.judge.model_ids),
+        )
     if options.push:
         logger.info("pushing as Hugging Face user %s", check_push_access(config.publish.namespace))
     # Clients are built first so a missing token fails before any data is read.
-    generator = Generator(build_llm(config.generation, generator_choice, "generator"), config.generation)
-    judge = Judge(build_llm(config.judge, judge_choice, "judge"), config.judge)
+    generation_recipes, row_recipe = _recipes(config, generator_choices, judge_choices)
+    generators = [
+        Generator(build_llm(config.generation, choice, "generator"), config.generation, recipe)
+        for choice, recipe in zip(generator_choices, generation_recipes, strict=True)
+    ]
+    judges = [Judge(build_llm(config.judge, choice, "judge"), config.judge) for choice in judge_choices]
+    generator_models = [g.model_name for g in generators]
     destination = Destination(Path(options.out), options.push, config.publish.private)
     journal_file = journal_path(options.out, config)
     clock.lap("setup")
@@ -202,14 +222,13 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
     # One run per language and destination: a second one stops here, before it reads or buys anything.
     with run_lock(journal_file.with_suffix(".lock"), destination.describe(config.raw_repo)):
         published = published_raw(destination, config.raw_repo, config.curated_repo)
-        generation_recipe, row_recipe = _recipes(config, generator_choice, judge_choice)
-        journal = Journal(journal_file, generation_recipe, row_recipe, run_id, run_at)
+        journal = Journal(journal_file, generation_recipes, row_recipe, run_id, run_at)
         plan = plan_rows(
             filtered.kept,
             published,
             journal,
-            generation_recipe,
-            generator.model_name,
+            generation_recipes,
+            generator_models,
             options.limit,
             options.retry_failed,
         )
@@ -223,9 +242,11 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
             "source": describe_source(options.source),
             "llm": "offline placeholder (no LLM was called)"
             if options.offline
-            else generator_choice.base_url,
-            "generation_model": generator.model_name,
-            "judge_model": judge.model_name,
+            else generator_choices[0].base_url,
+            "generation_model": generator_models[0],
+            "judge_model": judges[0].model_name,
+            "generation_models": generator_models,
+            "judge_models": [j.model_name for j in judges],
             "filter": {
                 "rows_in": filtered.rows_in,
                 "kept": filtered.kept.height,
@@ -238,7 +259,7 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
             "repos": {"raw": config.raw_repo, "curated": config.curated_repo},
         }
         recipe_file = (Path(options.languages_dir or LANGUAGES_DIR) / f"{language}.yaml").read_bytes()
-        state = LanguageState(config, published, filtered, run_id, run_at, generation_recipe, recipe_file)
+        state = LanguageState(config, published, filtered, run_id, run_at, generation_recipes[0], recipe_file)
 
         def checkpoint(rows: list[dict[str, Any]]) -> list[str]:
             """Progress in the middle of the LLM stage (a plain call: it runs in a thread).
@@ -257,8 +278,8 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
                 results, stats = llm_stage(
                     plan.todo.to_dicts(),
                     config,
-                    generator,
-                    judge,
+                    generators,
+                    judges,
                     options.concurrency,
                     journal,
                     options.progress,

@@ -104,8 +104,14 @@ class OpenAIServer:
         script: Script | None = None,
         latency: Callable[[], float] | None = None,
         model_status: dict[str, int] | None = None,
+        answers_by_model: dict[str, str] | None = None,
+        judge_seeds: dict[str, str] | None = None,
     ) -> None:
         self.script = script
+        # model -> the answer every generation request naming that model gets (several generators).
+        self.answers_by_model = answers_by_model or {}
+        # judge model -> a seed its default ratings mix in, so judges of a panel disagree now and then.
+        self.judge_seeds = judge_seeds or {}
         self.latency = latency
         # model -> HTTP status for every request naming that model (401: bad token, 404: unknown model).
         self.model_status = model_status or {}
@@ -136,9 +142,12 @@ class OpenAIServer:
         if scripted is not None:
             return scripted
         system = next((m["content"] for m in messages if m["role"] == "system"), "")
+        if kind == "generate" and model in self.answers_by_model:
+            return Reply(self.answers_by_model[model])
         if kind == "judge":
             found = re.search(r"and (\d+) text outputs", system)
-            return Reply(well_formed_judgement(default_ratings(user, int(found.group(1)) if found else 2)))
+            seeded = self.judge_seeds.get(model, "") + user
+            return Reply(well_formed_judgement(default_ratings(seeded, int(found.group(1)) if found else 2)))
         for marker, text in ANSWERS.items():
             if marker in system:
                 return Reply(text)

@@ -288,3 +288,12 @@ def resolve_endpoint(
         base_url=base_url or endpoint.base_url,
         operator_url=base_url is not None,
     )
+
+
+def resolve_endpoints(
+    endpoint: Endpoint, base_url: str | None = None, model: str | None = None, offline: bool = False
+) -> list[EndpointChoice]:
+    """One choice per configured model (`models`, or `model`); `--llm-model` and `--offline` make it one."""
+    if offline or model is not None:
+        return [resolve_endpoint(endpoint, base_url, model, offline)]
+    return [resolve_endpoint(endpoint, base_url, name) for name in endpoint.model_ids]

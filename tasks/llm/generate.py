@@ -15,9 +15,11 @@ from languages.schema import Generation
 class Generator:
     """One TextGeneration call per prompt, with the config's system prompt and sampling settings."""
 
-    def __init__(self, llm: AsyncLLM, settings: Generation) -> None:
+    def __init__(self, llm: AsyncLLM, settings: Generation, recipe: str | None = None) -> None:
         self.llm = llm
         self.settings = settings
+        # The fingerprint its answers are journaled and reused under (model, prompt, sampling).
+        self.recipe = recipe
         self.task = TextGeneration(name="generate", llm=llm, system_prompt=settings.system_prompt)
         self.task.load()
 

@@ -68,47 +68,82 @@ def _forget_published(journal: Journal, published: pl.DataFrame, done_ids: set[s
         journal.forget(stale)
 
 
+def _covers(published: pl.DataFrame, models: list[str]) -> set[str]:
+    """Ids of rows that hold an answer of every model in `models` (a model added later makes its
+    rows due again, so only its answers and the new judgements are bought)."""
+    has_list = "generation_models" in published.columns
+    covered = set()
+    for row in published.select(
+        "id", *(["generation_models"] if has_list else []), "generation_model"
+    ).iter_rows(named=True):
+        answered = set(row.get("generation_models") or [row["generation_model"]])
+        if set(models) <= answered:
+            covered.add(row["id"])
+    return covered
+
+
+def _reusable_answers(
+    answered: pl.DataFrame, recipes: list[str], models: list[str]
+) -> list[tuple[str, str, str]]:
+    """(row id, recipe, answer) for every answer of `answered` made with one of this run's recipes.
+
+    Rows published before the recipe was recorded: the same model is the best evidence left.
+    """
+    recipe_of_model = dict(zip(models, recipes, strict=True))
+    found = []
+    for row in answered.iter_rows(named=True):
+        texts, row_recipes = row.get("generations"), row.get("generation_recipes")
+        if texts and row_recipes and len(texts) == len(row_recipes):
+            found += [
+                (row["id"], r, t) for r, t in zip(row_recipes, texts, strict=True) if r in recipes and t
+            ]
+            continue
+        recipe = row.get("generation_recipe")
+        if recipe is None:
+            recipe = recipe_of_model.get(row.get("generation_model"))
+        if recipe in recipes and row.get("generation"):
+            found.append((row["id"], recipe, row["generation"]))
+    return found
+
+
 def plan_rows(
     kept: pl.DataFrame,
     published: pl.DataFrame | None,
     journal: Journal,
-    generation_recipe: str,
-    generator_model: str,
+    generation_recipes: str | list[str],
+    generator_models: str | list[str],
     limit: int | None = None,
     retry_failed: bool = False,
 ) -> Plan:
     """Rows of `kept` still to do, paid-for ones first; `limit` caps the rows that need new calls.
 
-    Answers of published rows that failed later (at the judge) are put into the journal, so those
-    rows are only judged again; only answers from the same generator settings are reused. Rows the
-    offline placeholder wrote are done only for another offline run. Journal rows that are already
-    published are forgotten (see `_forget_published`).
+    `generation_recipes` and `generator_models` are aligned: one recipe per generator model. A row is
+    done once judged with an answer of every current model. Answers of published rows that are not
+    done (failed later, or judged before a model joined) are put into the journal, so only what is
+    missing is bought; only answers from the same generator settings are reused. Rows the offline
+    placeholder wrote are done only for another offline run. Journal rows that are already published
+    are forgotten (see `_forget_published`).
     """
-    finished = [STATUS_JUDGED] if retry_failed else [STATUS_JUDGED, STATUS_GAVE_UP]
+    recipes = [generation_recipes] if isinstance(generation_recipes, str) else list(generation_recipes)
+    models = [generator_models] if isinstance(generator_models, str) else list(generator_models)
+    offline = models == [PLACEHOLDER_MODEL]
     done_ids: list[str] = []
     gave_up = 0
     if published is not None and published.height:
-        counts = ~_placeholder(published) if generator_model != PLACEHOLDER_MODEL else pl.lit(True)
-        done = pl.col("status").is_in(finished) & counts
+        counts = ~_placeholder(published) if not offline else pl.lit(True)
+        covered = pl.Series(sorted(_covers(published, models)) if not offline else [], dtype=pl.String)
+        judged = (pl.col("status") == STATUS_JUDGED) & (
+            pl.lit(offline) | pl.col("id").is_in(covered.implode())
+        )
+        done = (judged | (pl.lit(not retry_failed) & (pl.col("status") == STATUS_GAVE_UP))) & counts
         done_ids = published.filter(done)["id"].to_list()
         gave_up = published.filter(
             (pl.col("status") == STATUS_GAVE_UP) & counts & pl.col("id").is_in(kept["id"].implode())
         ).height
         _forget_published(journal, published, set(done_ids))
         answered = published.filter(~done & pl.col("generation").is_not_null())
-        same_generator = (
-            pl.col("generation_recipe") == generation_recipe
-            if "generation_recipe" in answered.columns
-            else pl.lit(False)
-        )
-        # Rows published before the recipe was recorded: the same model is the best evidence left.
-        legacy = pl.col("generation_model") == generator_model
-        if "generation_recipe" in answered.columns:
-            legacy = legacy & pl.col("generation_recipe").is_null()
-        for row_id, generation in (
-            answered.filter(same_generator | legacy).select("id", "generation").iter_rows()
-        ):
-            journal.generations.setdefault(row_id, {"generation": generation})
+        for row_id, recipe, generation in _reusable_answers(answered, recipes, models):
+            journal.generations.setdefault(row_id, {}).setdefault(recipe, generation)
     todo = kept.filter(~pl.col("id").is_in(pl.Series(done_ids, dtype=pl.String).implode()))
     already_published = kept.height - todo.height - (0 if retry_failed else gave_up)
     if retry_failed:

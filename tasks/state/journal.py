@@ -4,10 +4,11 @@ One JSON line per event, appended and flushed at once: `generation` when a row's
 `row` when the row is finished (judged or failed). A process killed with SIGKILL loses at most the
 requests that were in flight.
 
-Each event carries the fingerprint of what decided it. An answer depends on the generator alone
-(endpoint, model, system prompt, sampling), so answers stay valid when only the judge changes; a
-finished row depends on the whole recipe. Events of another recipe are never used, and a finished
-row of another judge still gives back its answer. A finished row also carries the run that made its
+Each event carries the fingerprint of what decided it. An answer depends on its generator alone
+(model, system prompt, sampling), so answers stay valid when only the judge changes or another
+generator model joins; a finished row depends on the whole recipe. A run knows one recipe per
+generator model; answers are kept per (row, recipe). Events of another recipe are never used, and a
+finished row of another judge still gives back its answers. A finished row also carries the run that made its
 requests (`run_id`, `run_at`), so a row that was published and then found again in the journal (a
 kill between a checkpoint and forgetting it) is known as the same attempt, not a new one.
 
@@ -36,27 +37,42 @@ def fingerprint(*parts: object) -> str:
 
 
 class Journal:
-    """Append-only JSONL checkpoint for one language's LLM stage."""
+    """Append-only JSONL checkpoint for one language's LLM stage.
+
+    `generations[row id][generator recipe]` holds the answers bought; `rows[row id]` the finished rows.
+    """
 
     def __init__(
         self,
         path: Path,
-        generation_recipe: str,
+        generation_recipes: str | list[str],
         row_recipe: str | None = None,
         run_id: str | None = None,
         run_at: str | None = None,
     ) -> None:
         self.path = path
-        self.generation_recipe = generation_recipe
-        self.row_recipe = row_recipe or generation_recipe
+        recipes = [generation_recipes] if isinstance(generation_recipes, str) else list(generation_recipes)
+        self.generation_recipes = recipes
+        self.row_recipe = row_recipe or fingerprint(recipes)
         self.run_id, self.run_at = run_id, run_at
-        self.generations: dict[str, dict[str, Any]] = {}
+        self.generations: dict[str, dict[str, str]] = {}
         self.rows: dict[str, dict[str, Any]] = {}
         # Events of other recipes: unused by this run, kept until their row is published.
         self._other: list[dict[str, Any]] = []
         self._handle: IO[str] | None = None
         self._lock = threading.RLock()
         self._read()
+
+    def _keep_answers(self, row_id: str, event: dict[str, Any], data: dict[str, Any]) -> None:
+        """The answers of this run's generators that an event holds (one, or a finished row's list)."""
+        recipes, texts = data.get("generation_recipes"), data.get("generations")
+        if recipes and texts and len(recipes) == len(texts):
+            pairs = list(zip(recipes, texts, strict=True))
+        else:
+            pairs = [(event.get("generation_recipe"), data.get("generation"))]
+        for recipe, text in pairs:
+            if recipe in self.generation_recipes and text is not None:
+                self.generations.setdefault(row_id, {}).setdefault(recipe, text)
 
     def _read(self) -> None:
         if not self.path.is_file():
@@ -67,14 +83,11 @@ class Journal:
                 kind, row_id, data = event["event"], event["id"], event["data"]
             except (json.JSONDecodeError, KeyError, TypeError):
                 continue  # a line cut short by a kill, or an older format: its call is made again
-            same_generator = event.get("generation_recipe") == self.generation_recipe
             if kind == "row" and event.get("recipe") == self.row_recipe:
                 self.rows[row_id] = data
                 continue
-            if same_generator and (kind == "generation" or data.get("generation") is not None):
-                # A row finished under another judge still holds a valid answer.
-                self.generations.setdefault(row_id, {"generation": data["generation"]})
-            if kind == "row" or not same_generator:
+            self._keep_answers(row_id, event, data)  # a row finished under another judge keeps its answers
+            if kind == "row" or event.get("generation_recipe") not in self.generation_recipes:
                 self._other.append(event)
 
     def _open(self) -> IO[str]:
@@ -95,15 +108,15 @@ class Journal:
         self._handle.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
         self._handle.flush()  # in the kernel's hands: survives the process being killed
 
-    def record_generation(self, row_id: str, data: dict[str, Any]) -> None:
+    def record_generation(self, row_id: str, recipe: str, generation: str) -> None:
         with self._lock:
-            self.generations[row_id] = data
+            self.generations.setdefault(row_id, {})[recipe] = generation
             self._write(
                 {
                     "event": "generation",
                     "id": row_id,
-                    "generation_recipe": self.generation_recipe,
-                    "data": data,
+                    "generation_recipe": recipe,
+                    "data": {"generation": generation},
                 }
             )
 
@@ -113,7 +126,7 @@ class Journal:
         with self._lock:
             self.rows[row_id] = data
             event = {"event": "row", "id": row_id, "recipe": self.row_recipe}
-            self._write({**event, "generation_recipe": self.generation_recipe, "data": data})
+            self._write({**event, "data": data})
 
     def close(self) -> None:
         with self._lock:
@@ -136,18 +149,13 @@ class Journal:
             events = (
                 self._other
                 + [
-                    {"event": "generation", "id": i, "generation_recipe": self.generation_recipe, "data": d}
-                    for i, d in self.generations.items()
+                    {"event": "generation", "id": i, "generation_recipe": r, "data": {"generation": text}}
+                    for i, answers in self.generations.items()
                     if i not in self.rows
+                    for r, text in answers.items()
                 ]
                 + [
-                    {
-                        "event": "row",
-                        "id": i,
-                        "recipe": self.row_recipe,
-                        "generation_recipe": self.generation_recipe,
-                        "data": d,
-                    }
+                    {"event": "row", "id": i, "recipe": self.row_recipe, "data": d}
                     for i, d in self.rows.items()
                 ]
             )

@@ -233,7 +233,7 @@ def test_journaled_answers_are_not_generated_again(sample: pl.DataFrame, tmp_pat
     rows = _rows(sample, "nld")
     journal = Journal(tmp_path / "journal.jsonl", "r")
     for row in rows[:4]:
-        journal.record_generation(row["id"], {"generation": "Een eerder gegeven antwoord in het Nederlands."})
+        journal.record_generation(row["id"], "r", "Een eerder gegeven antwoord in het Nederlands.")
     journal.close()
     with OpenAIServer() as server:
         results, stats = respond_and_judge(

@@ -31,7 +31,7 @@ def test_paid_rows_go_first_and_do_not_count_against_the_limit(tmp_path: Path) -
     journal = Journal(tmp_path / "j.jsonl", "g", "r")
     journal.record_row("e", {"status": "judged"})
     journal.record_row("f", {"status": "judged"})
-    journal.record_generation("d", {"generation": "antwoord"})
+    journal.record_generation("d", "g", "antwoord")
     plan = plan_rows(kept(list("abcdef")), None, journal, "g", "m", limit=2)
     # e and f are paid for in full (free), d has its answer (one judge call), then new rows.
     assert plan.todo["id"].to_list() == ["e", "f", "d", "a"]
@@ -52,7 +52,7 @@ def test_published_answers_are_reused_only_from_the_same_generator_settings(tmp_
     journal = Journal(tmp_path / "j.jsonl", "g", "r")
     done = published([("a", "failed", "same settings", "g"), ("b", "failed", "old system prompt", "g-old")])
     plan_rows(kept(["a", "b"]), done, journal, "g", "m")
-    assert journal.generations == {"a": {"generation": "same settings"}}
+    assert journal.generations == {"a": {"g": "same settings"}}
 
 
 def test_checkpointer_publishes_every_n_rows_in_the_background() -> None:
@@ -127,3 +127,24 @@ def test_placeholder_rows_are_not_done_for_a_real_generator(tmp_path: Path) -> N
     assert journal.generations == {}  # the placeholder text is no answer to reuse
     offline = plan_rows(kept(["a", "b"]), done, journal, "offline", PLACEHOLDER_MODEL)
     assert offline.todo.height == 0  # for another offline run they are done
+
+
+def test_a_model_joining_makes_rows_due_and_reuses_the_answers_of_the_others(tmp_path: Path) -> None:
+    judged = pl.DataFrame(
+        {
+            "id": ["a", "b"],
+            "status": ["judged", "judged"],
+            "generation": ["a van m", "b van m"],
+            "generation_model": ["m", "m"],
+            "generation_recipe": ["g", "g"],
+            "generations": [["mens a", "a van m", "a van n"], ["mens b", "b van m"]],
+            "generation_models": [["human", "m", "n"], ["human", "m"]],
+            "generation_recipes": [[None, "g", "h"], [None, "g"]],
+        }
+    )
+    journal = Journal(tmp_path / "j.jsonl", ["g", "h"], "panel")
+    plan = plan_rows(kept(["a", "b"]), judged, journal, ["g", "h"], ["m", "n"])
+    assert plan.todo["id"].to_list() == ["b"] and plan.already_published == 1  # a has both answers
+    assert journal.generations == {"b": {"g": "b van m"}}  # only n's answer is bought for b
+    fewer = plan_rows(kept(["a", "b"]), judged, Journal(tmp_path / "k.jsonl", "h", "r"), "h", "n")
+    assert fewer.todo["id"].to_list() == ["b"]  # with n alone: a has its answer, b lacks one

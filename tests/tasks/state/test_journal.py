@@ -8,11 +8,11 @@ from tasks.state.journal import Journal, fingerprint
 def test_events_survive_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "j" / "nld.jsonl"
     journal = Journal(path, "recipe-1")
-    journal.record_generation("a", {"generation": "antwoord"})
+    journal.record_generation("a", "recipe-1", "antwoord")
     journal.record_row("b", {"status": "judged", "ratings": [4, 2]})
     journal.close()
     again = Journal(path, "recipe-1")
-    assert again.generations == {"a": {"generation": "antwoord"}}
+    assert again.generations == {"a": {"recipe-1": "antwoord"}}
     assert again.rows == {"b": {"status": "judged", "ratings": [4, 2]}}
 
 
@@ -29,8 +29,9 @@ def test_a_line_cut_short_by_a_kill_is_skipped(tmp_path: Path) -> None:
 def test_another_generator_is_never_used(tmp_path: Path) -> None:
     path = tmp_path / "nld.jsonl"
     journal = Journal(path, fingerprint("model-a"))
-    journal.record_generation("a", {"generation": "antwoord"})
-    journal.record_row("b", {"status": "judged", "generation": "ander antwoord"})
+    journal.record_generation("a", fingerprint("model-a"), "antwoord")
+    journal.record_row("b", {"status": "judged", "generations": ["mens", "ander antwoord"],
+                             "generation_recipes": [None, fingerprint("model-a")]})  # fmt: skip
     journal.close()
     fresh = Journal(path, fingerprint("model-b"))
     assert fresh.rows == {} and fresh.generations == {}
@@ -39,12 +40,42 @@ def test_another_generator_is_never_used(tmp_path: Path) -> None:
 def test_a_judge_change_keeps_the_answers(tmp_path: Path) -> None:
     path = tmp_path / "nld.jsonl"
     journal = Journal(path, "generator-1", "judge-1")
-    journal.record_row("a", {"status": "judged", "generation": "antwoord", "ratings": [4, 2]})
-    journal.record_row("b", {"status": "failed", "generation": None, "failure_reason": "generation_error"})
+    journal.record_row("a", {"status": "judged", "generations": ["mens", "antwoord"],
+                             "generation_recipes": [None, "generator-1"], "ratings": [4, 2]})  # fmt: skip
+    journal.record_row(
+        "b", {"status": "failed", "generations": ["mens"], "failure_reason": "generation_error"}
+    )
     journal.close()
     other_judge = Journal(path, "generator-1", "judge-2")
     assert other_judge.rows == {}  # the judgement is another judge's
-    assert other_judge.generations == {"a": {"generation": "antwoord"}}  # the answer is still good
+    assert other_judge.generations == {"a": {"generator-1": "antwoord"}}  # the answer is still good
+
+
+def test_answers_are_kept_per_generator_and_a_new_one_reuses_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "nld.jsonl"
+    journal = Journal(path, ["model-a", "model-b"], "panel-1")
+    journal.record_generation("a", "model-a", "antwoord a")
+    journal.record_row("b", {"status": "judged", "generations": ["mens", "b van a", "b van b"],
+                             "generation_recipes": [None, "model-a", "model-b"]})  # fmt: skip
+    journal.close()
+    third = Journal(path, ["model-a", "model-b", "model-c"], "panel-2")
+    assert third.rows == {}
+    assert third.generations == {
+        "a": {"model-a": "antwoord a"},
+        "b": {"model-a": "b van a", "model-b": "b van b"},
+    }
+    fewer = Journal(path, ["model-b"], "panel-3")
+    assert fewer.generations == {"b": {"model-b": "b van b"}}
+
+
+def test_an_event_written_before_several_generators_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "nld.jsonl"
+    path.write_text(
+        '{"event": "row", "id": "a", "recipe": "old", "generation_recipe": "g", "data": {"generation": "x"}}\n'
+        '{"event": "generation", "id": "b", "generation_recipe": "g", "data": {"generation": "y"}}\n',
+        encoding="utf-8",
+    )
+    assert Journal(path, "g", "new").generations == {"a": {"g": "x"}, "b": {"g": "y"}}
 
 
 def test_forget_drops_published_rows_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -52,7 +83,7 @@ def test_forget_drops_published_rows_and_keeps_the_rest(tmp_path: Path) -> None:
     journal = Journal(path, "g", "r")
     journal.record_row("a", {"status": "judged", "generation": "x"})
     journal.record_row("b", {"status": "judged", "generation": "y"})
-    journal.record_generation("c", {"generation": "z"})
+    journal.record_generation("c", "g", "z")
     journal.forget(["a"])
     again = Journal(path, "g", "r")
     assert set(again.rows) == {"b"} and set(again.generations) == {"c"}
@@ -78,7 +109,7 @@ def test_a_cut_last_line_does_not_swallow_the_next_event(tmp_path: Path) -> None
         handle.write('{"event": "row", "id": "b", "da')
     next_run = Journal(path, "r")
     next_run.record_row("c", {"status": "judged"})
-    next_run.record_generation("d", {"generation": "antwoord"})
+    next_run.record_generation("d", "r", "antwoord")
     next_run.close()
     again = Journal(path, "r")
     assert set(again.rows) == {"a", "c"} and set(again.generations) == {"d"}
