@@ -69,7 +69,10 @@ def run(
         bool, typer.Option("--push", help="Push to the Hugging Face Hub instead of --out.")
     ] = False,
     llm_base_url: Annotated[str | None, typer.Option(help="Any OpenAI-compatible server.")] = None,
-    llm_model: Annotated[str | None, typer.Option(help="One model for every generator and judge, in place of the config's models.")] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option(help="One model for every generator and judge, in place of the config's models."),
+    ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Deterministic placeholder LLM; no network.")
     ] = False,
