@@ -35,12 +35,13 @@ import tasks.review.labelstudio as labelstudio
 from languages.review import Review
 from languages.schema import load_language
 from tasks.review.labelstudio import CHOICE, LabelStudio
-from tasks.review.pairs import HUMAN, LLM, SIDES, pair_key, review_task
+from tasks.review.pairs import SIDES, pair_key, review_task
 from tasks.review.votes import fold_votes
 from tasks.state.status import STATUS_JUDGED
 from tests.labelstudio_server import VENV, LabelStudioServer, available
 
 VOTES_PER_PAIR = 3
+HUMAN, LLM = "human", "bench/generator"  # the two sources of every pair here
 WORDS = ("de", "het", "een", "water", "huis", "fiets", "stad", "land", "boek", "school", "werk", "tijd", "jaar",
          "mensen", "kinderen", "taal", "vraag", "antwoord", "regen", "zon", "brood", "kaas", "markt", "trein",
          "haven", "molen", "dijk", "polder", "winter", "zomer", "lente", "herfst", "vriend", "buurman")  # fmt: skip
@@ -79,7 +80,7 @@ def synthetic_raw(rows: int, seed: int = 7) -> pl.DataFrame:
                 "targets": human,
                 "generation": llm,
                 "generations": [human, llm],
-                "generation_models": ["human", "bench/generator"],
+                "generation_models": [HUMAN, LLM],
                 "model_name": "bench/judge",
                 "ratings": [rng.randint(1, 5), rng.randint(1, 5)],
                 "status": STATUS_JUDGED,
@@ -101,12 +102,12 @@ def tasks_with_votes(
     raw: pl.DataFrame, annotators: list[int], seed: int = 11
 ) -> tuple[list[dict[str, Any]], dict[str, Counter]]:
     """`review_task` for each row, its `meta` included, with one vote per annotator embedded; and per
-    row id the votes cast (human_answer / llm_answer), to check what comes back."""
+    row id the votes cast (for the human answer / the generator's), to check what comes back."""
     rng = random.Random(seed)
     tasks, cast = [], {}
     for row in raw.iter_rows(named=True):
         task = review_task(row, pair_key(row["id"], *row["generations"]))
-        human_side = task["meta"]["human_answer"]
+        human_side = task["meta"]["first_answer"]  # the human answer is the first of each pair
         picks = [rng.choice(SIDES) for _ in annotators]
         task["annotations"] = [
             {
@@ -135,8 +136,8 @@ def check(raw: pl.DataFrame, pulled: list, cast: dict[str, Counter], token: str)
         row["id"]
         for row in folded.iter_rows(named=True)
         if row["votes_submitted"] != VOTES_PER_PAIR
-        or row["votes_human"] != cast[row["id"]][HUMAN]
-        or row["votes_llm"] != cast[row["id"]][LLM]
+        or row["votes_first"] != cast[row["id"]][HUMAN]
+        or row["votes_second"] != cast[row["id"]][LLM]
         or row["human_preference"] != cast[row["id"]].most_common(1)[0][0]  # 3 votes, 2 sides: a majority
     ]
     annotators = {vote["annotator"] for votes in folded["review_votes"].to_list() for vote in votes}

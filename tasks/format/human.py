@@ -1,8 +1,10 @@
 """People's verdicts in the curated data: the `human` config, and where they override the judge.
 
 A verdict counts only for the pair people saw: the raw row's `review_pair` must be the key of its
-current texts (a row whose answer changed was reset when it was rebuilt). `human_answer` and
-`llm_answer` decide a pair; `tie` leaves it out of `default`; no verdict leaves the judge to decide.
+current pair (a row whose answer changed was reset when it was rebuilt), and it overrides the judges
+in `default` only while that pair is still the one curation makes of the row. A verdict names the
+winning source (`tasks/review/votes.py`); `tie` leaves the pair out of `default`; no verdict leaves
+the judges to decide.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from tasks.review.pairs import HUMAN, LLM, judge_preference
+from tasks.format.answers import Answer, answers
+from tasks.review.pairs import TIE, as_source, judge_preference, key_of, reviewed_sources
 
 PREFERENCE_HUMAN = "human"
 _MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
@@ -30,36 +33,43 @@ HUMAN_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def people_verdict(row: dict[str, Any]) -> str | None:
-    """human_answer, llm_answer or tie where people decided this row's pair; None elsewhere."""
-    return row.get("human_preference") if row.get("review_pair") else None
+def people_verdict(row: dict[str, Any], pair: tuple[Answer, Answer] | None = None) -> str | None:
+    """The winning source, or tie, where people decided this row's pair; None elsewhere.
+
+    With `pair` (its answers in `generations` order), only a verdict on that very pair counts.
+    """
+    if not row.get("review_pair"):
+        return None
+    if pair is not None and row["review_pair"] != key_of(row, pair):
+        return None
+    return as_source(row.get("human_preference"), row)
 
 
 def build_human(raw: pl.DataFrame) -> pl.DataFrame:
     """The pairs people decided (enough votes and a strict majority), their choice as `chosen`."""
     if raw.height == 0 or "human_preference" not in raw.columns:
         return pl.DataFrame(schema=HUMAN_SCHEMA)
-    decided = raw.with_columns(judge_preference(raw)).filter(
-        pl.col("review_pair").is_not_null() & pl.col("human_preference").is_in([HUMAN, LLM])
-    )
     rows = []
-    for row in decided.sort("id").iter_rows(named=True):
-        human_answer, llm_answer = row["generations"]
-        llm_won = row["human_preference"] == LLM
-        chosen, rejected = (llm_answer, human_answer) if llm_won else (human_answer, llm_answer)
-        votes_human, votes_llm = row["votes_human"], row["votes_llm"]
+    for row in raw.with_columns(judge_preference(raw)).sort("id").iter_rows(named=True):
+        winner = people_verdict(row)
+        sources = reviewed_sources(row)
+        by_source = {a.source: a.text for a in answers(row)}
+        if winner in (None, TIE) or winner not in sources or any(s not in by_source for s in sources):
+            continue
+        loser = sources[1 - sources.index(winner)]
+        choices = [as_source(vote["choice"], row) for vote in row.get("review_votes") or []]
         rows.append(
             {
                 "id": row["id"],
                 "prompt": [{"role": "user", "content": row["instruction"]}],
-                "chosen": [{"role": "assistant", "content": chosen}],
-                "rejected": [{"role": "assistant", "content": rejected}],
-                "chosen_model": row["generation_model"] if llm_won else "human",
-                "rejected_model": "human" if llm_won else row["generation_model"],
-                "votes_chosen": votes_llm if llm_won else votes_human,
-                "votes_rejected": votes_human if llm_won else votes_llm,
+                "chosen": [{"role": "assistant", "content": by_source[winner]}],
+                "rejected": [{"role": "assistant", "content": by_source[loser]}],
+                "chosen_model": winner,
+                "rejected_model": loser,
+                "votes_chosen": choices.count(winner),
+                "votes_rejected": choices.count(loser),
                 "votes_submitted": row["votes_submitted"],
-                "judge_agreed": row["judge_preference"] == row["human_preference"],
+                "judge_agreed": row["judge_preference"] == winner,
                 "decided_at": row["human_decided_at"],
             }
         )

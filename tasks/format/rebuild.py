@@ -35,8 +35,11 @@ class LanguageState:
         run_at: str,
         generation_recipe: str,
         recipe_file: bytes,
+        generator_models: list[str] | None = None,
     ) -> None:
+        """`generator_models`: the models whose answers curation may use (see `views`)."""
         self.config, self.published, self.filtered = config, published, filtered
+        self.generator_models = generator_models
         self.run_id, self.run_at, self.generation_recipe = run_id, run_at, generation_recipe
         self.recipe_file = recipe_file
         self.kept_ids = set(filtered.kept["id"].to_list())
@@ -49,19 +52,31 @@ class LanguageState:
         new = build_raw(results, self.run_id, self.run_at)
         raw = merge_raw(self.published, new, self.config.max_attempts)
         raw = mark_excluded(raw, self.kept_ids, self.filtered.dropped_ids)
-        return views(self.config, raw, report, self.recipe_file)
+        return views(self.config, raw, report, self.recipe_file, self.generator_models)
 
 
 # The facts of the last run that the cards show; a review sync, which runs no filter, reads them back.
 LAST_RUN_FILE = "recipe/last_run.json"
-LAST_RUN_KEYS = ("source", "generation_model", "judge_model", "filter")
+LAST_RUN_KEYS = ("source", "generation_model", "judge_model", "filter", "generator_models")
 
 
 def views(
-    config: LanguageConfig, raw: pl.DataFrame, report: dict[str, Any], recipe_file: bytes
+    config: LanguageConfig,
+    raw: pl.DataFrame,
+    report: dict[str, Any],
+    recipe_file: bytes,
+    generator_models: list[str] | None = None,
 ) -> list[DatasetRepo]:
-    """The raw and curated repos for `raw` as it stands; `report` gains the counts and quality figures."""
-    dpo, curation_drops = build_dpo(raw, config.curation)
+    """The raw and curated repos for `raw` as it stands; `report` gains the counts and quality figures.
+
+    `generator_models` are the models whose answers curation and review may use: the human answer
+    and theirs (the config's models, or what the run used instead: the offline placeholder, an
+    `--llm-model` override). An answer of any other model stays in raw and leaves the curated data.
+    None keeps every answer. The list is kept in the last run's facts, so a review sync uses the same.
+    """
+    if generator_models is not None:
+        report["generator_models"] = list(generator_models)
+    dpo, curation_drops = build_dpo(raw, config.curation, generator_models)
     kto = build_kto(dpo)
     statuses = raw["status"].value_counts() if raw.height else None
     report["datasets"] = {

@@ -8,10 +8,17 @@ import polars as pl
 
 from languages.schema import Curation
 from tasks.filter.near_duplicates import similarity
+from tasks.format.answers import (
+    HUMAN_SOURCE,
+    Answer,
+    answers,
+    best_and_worst,
+    current_answers,
+    judges_preferring,
+)
 from tasks.format.human import PREFERENCE_HUMAN, people_verdict
 from tasks.llm.judge import JUDGE_FAILURES
-from tasks.review.pairs import LLM
-from tasks.review.votes import TIE
+from tasks.review.pairs import TIE
 from tasks.state.status import PLACEHOLDER_MODEL, STATUS_FAILED, STATUS_GAVE_UP, STATUS_JUDGED
 
 _MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
@@ -73,6 +80,7 @@ CURATION_DROPS = (
     "margin_below_minimum",
     "near_copy",
     "human_tie",
+    "judges_disagree",
     "chosen_wrong_language",
     "rejected_wrong_language",
 )
@@ -189,41 +197,54 @@ def _message(role: str, content: str) -> list[dict[str, str]]:
     return [{"role": role, "content": content}]
 
 
-def _pair_rules(row: dict[str, Any], rules: Curation, model_won: bool) -> str | None:
+def _pair_rules(chosen: Answer, rejected: Answer, rules: Curation) -> str | None:
     """The rules every pair obeys, whoever decided it: no near copy, no answer in the wrong language."""
-    if rules.max_copy_similarity is not None and similarity(*row["generations"]) >= rules.max_copy_similarity:
+    first, second = sorted((chosen, rejected), key=lambda a: a.index)
+    if (
+        rules.max_copy_similarity is not None
+        and similarity(first.text, second.text) >= rules.max_copy_similarity
+    ):
         return "near_copy"
-    # None means "not checked" (no language-ID model knows the language): never a failure.
-    wrong_language = row["generation_language_ok"] is False
-    if model_won and wrong_language:
+    # None means "not checked" (no language-ID model knows the language; the human answer): never a failure.
+    if chosen.language_ok is False:
         return "chosen_wrong_language"
-    if not model_won and wrong_language and not rules.allow_wrong_language_rejected:
+    if rejected.language_ok is False and not rules.allow_wrong_language_rejected:
         return "rejected_wrong_language"
     return None
 
 
-def _verdict(row: dict[str, Any], rules: Curation) -> tuple[str | None, bool, str]:
-    """(drop reason or None, whether the LLM answer won, who decided): people where they decided the
-    pair, the judge's ratings and the curation rules elsewhere."""
+Verdict = tuple[str | None, tuple[Answer, Answer] | None, str]
+
+
+def _verdict(row: dict[str, Any], rules: Curation, generator_models: list[str] | None) -> Verdict:
+    """(drop reason or None, (chosen, rejected), who decided) for the row's pair: its best-rated answer
+    against its worst-rated one among the current answers (`tasks/format/answers.py`). People decide
+    where they decided that pair, the judges' panel ratings and the curation rules elsewhere."""
     if row.get("excluded_reason"):
-        return "excluded_by_filter", False, PREFERENCE_JUDGE
-    if row["status"] != STATUS_JUDGED or not row["ratings"] or None in row["ratings"]:
-        return "not_judged", False, PREFERENCE_JUDGE
-    people = people_verdict(row)
+        return "excluded_by_filter", None, PREFERENCE_JUDGE
+    pair = best_and_worst(current_answers(row, generator_models)) if row["status"] == STATUS_JUDGED else None
+    if pair is None:
+        return "not_judged", None, PREFERENCE_JUDGE
+    best, worst = pair
+    people = people_verdict(row, (min(pair, key=lambda a: a.index), max(pair, key=lambda a: a.index)))
     if people == TIE:
-        return "human_tie", False, PREFERENCE_HUMAN
-    if people is not None:
-        model_won = people == LLM
-        return _pair_rules(row, rules, model_won), model_won, PREFERENCE_HUMAN
+        return "human_tie", None, PREFERENCE_HUMAN
+    if people in (best.source, worst.source):
+        chosen, rejected = (best, worst) if people == best.source else (worst, best)
+        return _pair_rules(chosen, rejected, rules), (chosen, rejected), PREFERENCE_HUMAN
     if row.get("position_consistent") is False:  # judged in both orders, and they disagree
-        return "position_inconsistent", False, PREFERENCE_JUDGE
-    human, model = row["ratings"]
-    if human == model:
-        return "tie", False, PREFERENCE_JUDGE
-    if abs(human - model) < rules.min_margin:
-        return "margin_below_minimum", False, PREFERENCE_JUDGE
-    model_won = model > human
-    return _pair_rules(row, rules, model_won), model_won, PREFERENCE_JUDGE
+        return "position_inconsistent", None, PREFERENCE_JUDGE
+    assert best.rating is not None and worst.rating is not None
+    if best.rating == worst.rating:
+        return "tie", None, PREFERENCE_JUDGE
+    if best.rating - worst.rating < rules.min_margin:
+        return "margin_below_minimum", None, PREFERENCE_JUDGE
+    if (
+        rules.min_judge_agreement is not None
+        and (judges_preferring(best, worst) or 0.0) < rules.min_judge_agreement
+    ):
+        return "judges_disagree", None, PREFERENCE_JUDGE
+    return _pair_rules(best, worst, rules), (best, worst), PREFERENCE_JUDGE
 
 
 DPO_SCHEMA: dict[str, pl.DataType] = {
@@ -231,49 +252,51 @@ DPO_SCHEMA: dict[str, pl.DataType] = {
     "prompt": _MESSAGES,
     "chosen": _MESSAGES,
     "rejected": _MESSAGES,
-    "chosen_rating": pl.Int64(),
-    "rejected_rating": pl.Int64(),
+    # The panel's mean rating (1-5) of each answer: a whole number with one judge, maybe not with more.
+    "chosen_rating": pl.Float64(),
+    "rejected_rating": pl.Float64(),
     "chosen_model": pl.String(),
     "rejected_model": pl.String(),
     "preference_source": pl.String(),
 }
 
 
-def _pair(row: dict[str, Any], model_won: bool, source: str) -> dict[str, Any]:
+def _pair(row: dict[str, Any], chosen: Answer, rejected: Answer, source: str) -> dict[str, Any]:
     """One pair in TRL's conversational preference format with an explicit prompt: `prompt` the user's
     turn, `chosen` and `rejected` the assistant's turn only. (TRL's DPOTrainer fails on a plain-text
     `prompt` beside conversational `chosen`/`rejected`, the layout this replaced.)"""
-    human, model = row["ratings"]
-    human_answer, model_answer = row["generations"]
-    chosen, rejected = (model_answer, human_answer) if model_won else (human_answer, model_answer)
     return {
         "id": row["id"],
         "prompt": _message("user", row["instruction"]),
-        "chosen": _message("assistant", chosen),
-        "rejected": _message("assistant", rejected),
-        "chosen_rating": model if model_won else human,
-        "rejected_rating": human if model_won else model,
-        "chosen_model": row["generation_model"] if model_won else "human",
-        "rejected_model": "human" if model_won else row["generation_model"],
+        "chosen": _message("assistant", chosen.text),
+        "rejected": _message("assistant", rejected.text),
+        "chosen_rating": chosen.rating,
+        "rejected_rating": rejected.rating,
+        "chosen_model": chosen.source,
+        "rejected_model": rejected.source,
         "preference_source": source,
     }
 
 
-def build_dpo(raw: pl.DataFrame, rules: Curation) -> tuple[pl.DataFrame, dict[str, int]]:
+def build_dpo(
+    raw: pl.DataFrame, rules: Curation, generator_models: list[str] | None = None
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """Chosen/rejected pairs with a clear winner; every raw row not curated is counted by reason.
 
-    The winner is people's verdict where community review decided the pair (`preference_source`
-    "human"; a pair they tied is left out), else the judge's ("judge"). Extra columns beside `prompt`,
-    `chosen` and `rejected` are ones TRL's DPO, ORPO and KTO trainers ignore.
+    A row's pair is its best-rated answer against its worst-rated one (UltraFeedback-binarized, on the
+    panel's mean rating) among the human answer and the answers of `generator_models` (None: every
+    answer). The winner is people's verdict where community review decided that pair
+    (`preference_source` "human"; a pair they tied is left out), else the judges' ("judge"). Extra
+    columns beside `prompt`, `chosen` and `rejected` are ones TRL's DPO, ORPO and KTO trainers ignore.
     """
     pairs: list[dict[str, Any]] = []
     drops = dict.fromkeys(CURATION_DROPS, 0)
     for row in raw.iter_rows(named=True):
-        reason, model_won, source = _verdict(row, rules)
-        if reason:
-            drops[reason] += 1
+        reason, pair, source = _verdict(row, rules, generator_models)
+        if reason or pair is None:
+            drops[reason or "not_judged"] += 1
             continue
-        pairs.append(_pair(row, model_won, source))
+        pairs.append(_pair(row, *pair, source))
     return pl.DataFrame(pairs, schema=DPO_SCHEMA), {k: v for k, v in drops.items() if v}
 
 
@@ -286,28 +309,31 @@ def quality_stats(raw: pl.DataFrame, dpo: pl.DataFrame) -> dict[str, Any]:
 
     Judge failures (unusable or misaligned judgements) and judge errors (the request itself failed:
     timeouts, HTTP errors) are counted apart: the first says how far to trust the judge, the second
-    how healthy the endpoint was. Rows whose language was not checked count in neither direction.
+    how healthy the endpoint was. Model answers whose language was not checked count in neither
+    direction; the rating histogram counts each judge's rating of each answer ("llm": every model's).
     """
     generated = raw.filter(pl.col("generation").is_not_null()) if raw.height else raw
     judged = raw.filter(pl.col("status") == STATUS_JUDGED) if raw.height else raw
     reasons = generated["failure_reason"] if generated.height else pl.Series([], dtype=pl.String)
     judge_failures = int(reasons.is_in([*JUDGE_FAILURES, *(f"swap_{r}" for r in JUDGE_FAILURES)]).sum())
     judge_errors = int((reasons == JUDGE_ERROR).sum())
-    checked = (
-        generated["generation_language_ok"].drop_nulls()
-        if generated.height
-        else pl.Series([], dtype=pl.Boolean)
-    )
+    model_answers = [
+        a for row in generated.iter_rows(named=True) for a in answers(row) if a.source != HUMAN_SOURCE
+    ]
+    checked = [a.language_ok for a in model_answers if a.language_ok is not None]
+    # One count per judge's rating of an answer; "llm" holds every model's answers.
     histogram: dict[str, list[int]] = {"human": [0] * 5, "llm": [0] * 5}
-    for human, model in judged["ratings"].to_list() if judged.height else []:
-        histogram["human"][human - 1] += 1
-        histogram["llm"][model - 1] += 1
+    for row in judged.iter_rows(named=True):
+        for answer in answers(row):
+            for rating in answer.judge_ratings:
+                if rating is not None and 1 <= rating <= 5:
+                    histogram["human" if answer.source == HUMAN_SOURCE else "llm"][rating - 1] += 1
     both_orders = judged.filter(pl.col("position_consistent").is_not_null()) if judged.height else judged
     margins = dpo["chosen_rating"] - dpo["rejected_rating"] if dpo.height else None
     return {
         "judged_rows": judged.height,
-        "language_checked_rows": checked.len(),
-        "wrong_language_rate": _rate(int((~checked).sum()), checked.len()),
+        "language_checked_rows": len(checked),  # model answers whose language was checked
+        "wrong_language_rate": _rate(checked.count(False), len(checked)),
         "judge_failure_rate": _rate(judge_failures, generated.height),
         "judge_error_rate": _rate(judge_errors, generated.height),
         "rating_histogram": histogram,

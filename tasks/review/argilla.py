@@ -4,8 +4,8 @@ The dataset (`nld-dutch-preferences` in workspace `argilla`, the one an Argilla 
 sign-in puts volunteers in) shows three text fields, the prompt and both answers, and asks one label
 question: answer A, answer B, or both about the same. `TaskDistribution(min_submitted=votes_per_pair)`
 stops showing a record once enough people have submitted. A record's id is its pair key, so sending a
-pair twice updates it instead of adding a second; its metadata (`pair`, `human_answer`, `row_id`) is
-extra metadata, which argilla-server shows to owners and workspace admins, never to annotators.
+pair twice updates it instead of adding a second; its metadata (`pair`, `first_answer`, `row_id`;
+`human_answer` in records sent before there were several generators) is extra metadata, which argilla-server shows to owners and workspace admins, never to annotators.
 
 Everything goes through the SDK except the pull: the SDK's record model keeps a response's values,
 status and user but drops its id and times, and the fold needs both (a vote's key, and when a pair
@@ -29,7 +29,7 @@ from argilla._exceptions import ArgillaError
 from languages.review import Review
 from languages.schema import LanguageConfig
 from tasks.review.errors import ReviewError
-from tasks.review.pairs import SIDES
+from tasks.review.pairs import SIDES, task_first_side
 from tasks.review.votes import TIE, Annotation, Task
 
 WORKSPACE = "argilla"  # the workspace of Argilla's Space template, which HF sign-ins join
@@ -87,7 +87,7 @@ def _choice(response: dict[str, Any]) -> str | None:
 
 def _task(record: dict[str, Any]) -> Task | None:
     meta = record.get("metadata") or {}
-    if not meta.get("pair") or meta.get("human_answer") not in SIDES:
+    if not meta.get("pair") or task_first_side(meta) is None:
         return None  # not a record this dataset was sent (added by hand): never counted
     annotations = [
         Annotation(
@@ -101,7 +101,10 @@ def _task(record: dict[str, Any]) -> Task | None:
         if response.get("status") in ("submitted", "discarded")  # a draft is not a vote yet
     ]
     return Task(
-        id=str(record["id"]), pair=meta["pair"], human_side=meta["human_answer"], annotations=annotations
+        id=str(record["id"]),
+        pair=meta["pair"],
+        first_side=str(task_first_side(meta)),
+        annotations=annotations,
     )
 
 

@@ -15,7 +15,7 @@ import httpx
 
 from languages.schema import LanguageConfig
 from tasks.review.errors import ReviewError
-from tasks.review.pairs import SIDES
+from tasks.review.pairs import SIDES, task_first_side
 from tasks.review.votes import Annotation, Task
 
 PAGE_SIZE = 1_000
@@ -57,7 +57,7 @@ def _choice(annotation: dict[str, Any]) -> str | None:
 
 def _task(entry: dict[str, Any]) -> Task | None:
     meta = entry.get("meta") or {}
-    if not meta.get("pair") or meta.get("human_answer") not in SIDES:
+    if not meta.get("pair") or task_first_side(meta) is None:
         return None  # not a task this project sent (added by hand): never counted
     annotations = [
         Annotation(
@@ -70,7 +70,7 @@ def _task(entry: dict[str, Any]) -> Task | None:
         for item in entry.get("annotations") or []
     ]
     return Task(
-        id=str(entry["id"]), pair=meta["pair"], human_side=meta["human_answer"], annotations=annotations
+        id=str(entry["id"]), pair=meta["pair"], first_side=str(task_first_side(meta)), annotations=annotations
     )
 
 

@@ -78,29 +78,33 @@ def sync_review(
     raw: pl.DataFrame,
     client: ReviewClient,
     publish: Callable[[pl.DataFrame, dict[str, Any]], list[str]],
+    generator_models: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Pull, fold, publish (through `publish(raw, report)`), then send; returns the sync's report."""
+    """Pull, fold, publish (through `publish(raw, report)`), then send; returns the sync's report.
+
+    `generator_models` are the models whose answers the pairs may use, as the last run's views had
+    them (`tasks/format/rebuild.py` `views`); None keeps every answer."""
     review = config.review
     assert review is not None
     project = client.project(config)
     tasks = client.tasks(project)
     salt = annotator_salt(review)
-    folded, _ = fold_votes(raw, tasks, review.votes_per_pair, salt)
+    folded, _ = fold_votes(raw, tasks, review.votes_per_pair, salt, generator_models)
     on_server = {task.pair for task in tasks}
     open_pairs = folded.filter(
         pl.col("review_pair").is_in(list(on_server)) & pl.col("human_preference").is_null()
     ).height
     room = max(review.max_open_pairs - open_pairs, 0)
-    waiting = candidates(folded, config.curation).filter(
+    waiting = candidates(folded, config.curation, generator_models).filter(
         ~pl.col("pair").is_in(list(on_server)) & pl.col("human_preference").is_null()
     )
     chosen = waiting.head(room)
-    outgoing = [review_task(row, row["pair"]) for row in chosen.iter_rows(named=True)]
+    outgoing = [review_task(row, row["pair"], generator_models) for row in chosen.iter_rows(named=True)]
     # The pairs about to go out are published as sent (no votes yet), so the next sync, which finds
     # them on the server, changes nothing. Should the sending fail, they are not on the server, and
     # the next sync sends them again.
-    announced = [Task("", task["meta"]["pair"], task["meta"]["human_answer"]) for task in outgoing]
-    folded, report = fold_votes(raw, tasks + announced, review.votes_per_pair, salt)
+    announced = [Task("", task["meta"]["pair"], task["meta"]["first_answer"]) for task in outgoing]
+    folded, report = fold_votes(raw, tasks + announced, review.votes_per_pair, salt, generator_models)
     report["published"] = publish(folded, report)
     sent = client.send(project, outgoing)
     report.update(
@@ -128,7 +132,8 @@ def sync_language(
     """One sync of a language against its published `raw`; `publish_repos` writes what changed.
 
     The cards keep the facts of the last LLM run (source, models, filter counts), which the run
-    published beside the raw data, since a sync runs no filter and calls no LLM.
+    published beside the raw data, since a sync runs no filter and calls no LLM; so do the pairs, which
+    use the answers of the generator models the run's views used.
     """
     review = config.review
     if review is None:
@@ -145,13 +150,14 @@ def sync_language(
             "filter": {"rows_in": 0, "dropped": {}},
         }
         last_run |= json.loads(facts) if facts else {}
+        generator_models = last_run.get("generator_models")
 
         def publish(folded: pl.DataFrame, report: dict[str, Any]) -> list[str]:
             card = dict(last_run)
-            repos = views(config, folded, card, recipe_file)
+            repos = views(config, folded, card, recipe_file, generator_models)
             report["datasets"], report["quality"] = card["datasets"], card["quality"]
             return publish_repos(repos, destination, f"dpo-factory review: {config.code}, votes folded in")
 
-        return sync_review(config, raw, client, publish)
+        return sync_review(config, raw, client, publish, generator_models)
     finally:
         client.close()

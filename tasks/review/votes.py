@@ -5,7 +5,10 @@ vote is worth. Cancelled (skipped) annotations and empty results are not votes; 
 submitted twice on a pair counts once (the latest); votes on a pair whose answer has changed since it
 was sent do not count for the new answer. Votes already folded stay, even if the task is later
 deleted on the server. A pair is decided once `votes_per_pair` votes are in: the strict majority's
-choice, or `tie` when there is none.
+choice, or `tie` when there is none. A vote and a verdict name the winning answer by its source
+("human" or a generator model's id), which `review_sources` lists for the pair; votes folded when the
+pair was always the human answer against the LLM's said `human_answer` / `llm_answer` and are read
+as "human" / the row's `generation_model` (`as_source`).
 """
 
 from __future__ import annotations
@@ -18,20 +21,22 @@ from typing import Any
 
 import polars as pl
 
-from tasks.review.pairs import HUMAN, LLM, SIDES, current_keys
+from tasks.review.pairs import SIDES, TIE, as_source, key_of, review_pair
 
-TIE = "tie"
 VOTE = pl.Struct({"vote": pl.String, "annotator": pl.String, "choice": pl.String, "submitted_at": pl.String})
 REVIEW_SCHEMA: dict[str, pl.DataType] = {
     "review_pair": pl.String(),
+    "review_sources": pl.List(pl.String),  # the pair's two sources, in `generations` order
     "review_votes": pl.List(VOTE),
-    "votes_human": pl.Int64(),
-    "votes_llm": pl.Int64(),
+    "votes_first": pl.Int64(),  # votes for the first of `review_sources`
+    "votes_second": pl.Int64(),
     "votes_tie": pl.Int64(),
     "votes_submitted": pl.Int64(),
     "human_preference": pl.String(),
     "human_decided_at": pl.String(),
 }
+# Columns of rows folded before there were several generators, replaced by the two above.
+LEGACY_COLUMNS = ("votes_human", "votes_llm")
 IGNORED = ("cancelled", "empty", "repeated_by_annotator", "unknown_pair")
 
 
@@ -48,11 +53,12 @@ class Annotation:
 
 @dataclass(frozen=True)
 class Task:
-    """One review task on the server: its id there, the pair it shows, and its annotations."""
+    """One review task on the server: its id there, the pair it shows, the side showing the pair's
+    first answer (in `generations` order), and its annotations."""
 
     id: str
     pair: str
-    human_side: str
+    first_side: str
     annotations: list[Annotation] = field(default_factory=list)
 
 
@@ -61,13 +67,13 @@ def annotator_id(user: str, salt: str) -> str:
     return "a-" + hmac.new(salt.encode(), user.encode(), hashlib.sha256).hexdigest()[:12]
 
 
-def _choice(annotation: Annotation, human_side: str) -> str:
+def _choice(annotation: Annotation, first_side: str, sources: list[str]) -> str:
     if annotation.choice == TIE:
         return TIE
-    return HUMAN if annotation.choice == human_side else LLM
+    return sources[0] if annotation.choice == first_side else sources[1]
 
 
-def _votes(task: Task, salt: str, ignored: Counter) -> list[dict[str, str]]:
+def _votes(task: Task, salt: str, ignored: Counter, sources: list[str]) -> list[dict[str, str]]:
     votes = []
     for annotation in task.annotations:
         if annotation.cancelled:
@@ -79,7 +85,7 @@ def _votes(task: Task, salt: str, ignored: Counter) -> list[dict[str, str]]:
                 {
                     "vote": annotation.id,
                     "annotator": annotator_id(annotation.user, salt),
-                    "choice": _choice(annotation, task.human_side),
+                    "choice": _choice(annotation, task.first_side, sources),
                     "submitted_at": annotation.submitted_at,
                 }
             )
@@ -106,43 +112,57 @@ def verdict(votes: list[dict[str, str]], needed: int) -> tuple[str | None, str |
 
 
 def fold_votes(
-    raw: pl.DataFrame, tasks: list[Task] | None, votes_per_pair: int, salt: str
+    raw: pl.DataFrame,
+    tasks: list[Task] | None,
+    votes_per_pair: int,
+    salt: str,
+    generator_models: list[str] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Raw with its review columns brought up to date from the server's tasks.
 
     `tasks` is None when the server was not asked (review not configured): the columns are only
-    checked against the current texts. Returns the new raw and counts of what was ignored and why.
+    checked against the current pairs (`generator_models` as in `current_answers`). Returns the new
+    raw and counts of what was ignored and why.
     """
     ignored: Counter = Counter()
     by_pair: dict[str, Task] = {}
     for task in tasks or []:
         by_pair[task.pair] = task
-    keys = current_keys(raw).to_list() if raw.height else []
+    rows = list(raw.iter_rows(named=True))
+    pairs = [review_pair(row, generator_models) for row in rows]
+    keys = [key_of(row, pair) for row, pair in zip(rows, pairs, strict=True)]
     known = set(keys)
     ignored["unknown_pair"] = sum(1 for pair in by_pair if pair not in known)
     stored = _stored(raw)
     columns: dict[str, list[Any]] = {name: [] for name in REVIEW_SCHEMA}
-    for key, old in zip(keys, stored, strict=True):
+    for row, pair, key, old in zip(rows, pairs, keys, stored, strict=True):
         task = by_pair.get(key) if key else None
         same_text = old["review_pair"] is not None and old["review_pair"] == key
-        kept = list(old["review_votes"] or []) if same_text else []
+        sources = [a.source for a in pair] if pair else []
+        kept = (
+            [{**v, "choice": as_source(v["choice"], row)} for v in old["review_votes"] or []]
+            if same_text
+            else []
+        )
         if task is not None:
-            fresh = {vote["vote"]: vote for vote in _votes(task, salt, ignored)}
+            fresh = {vote["vote"]: vote for vote in _votes(task, salt, ignored, sources)}
             kept = [vote for vote in kept if vote["vote"] not in fresh] + list(fresh.values())
         votes = _one_per_annotator(kept, ignored)
         preference, decided_at = verdict(votes, votes_per_pair)
         counts = Counter(vote["choice"] for vote in votes)
         sent = task is not None or same_text
         columns["review_pair"].append(key if sent else None)
+        columns["review_sources"].append(sources if sent else None)
         columns["review_votes"].append(votes if sent else None)
-        columns["votes_human"].append(counts[HUMAN] if sent else None)
-        columns["votes_llm"].append(counts[LLM] if sent else None)
+        columns["votes_first"].append(counts[sources[0]] if sent else None)
+        columns["votes_second"].append(counts[sources[1]] if sent else None)
         columns["votes_tie"].append(counts[TIE] if sent else None)
         columns["votes_submitted"].append(len(votes) if sent else None)
         columns["human_preference"].append(preference if sent else None)
         columns["human_decided_at"].append(decided_at if sent else None)
     review = pl.DataFrame(columns, schema=REVIEW_SCHEMA)
-    folded = pl.concat([raw.drop([c for c in REVIEW_SCHEMA if c in raw.columns]), review], how="horizontal")
+    stale = [c for c in (*REVIEW_SCHEMA, *LEGACY_COLUMNS) if c in raw.columns]
+    folded = pl.concat([raw.drop(stale), review], how="horizontal")
     report = {"ignored_annotations": {reason: ignored[reason] for reason in IGNORED if ignored[reason]}}
     return folded, report
 

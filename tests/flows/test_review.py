@@ -42,9 +42,10 @@ def _tasks(admin: httpx.Client, project: int) -> list[dict]:
     ]
 
 
-def _judge(ratings: list[int]) -> str:
+def _judge(ratings: list[int], model: str) -> str:
+    """The judge's verdict in people's words: the winning source (the human answer or the model's) or tie."""
     human, llm = ratings
-    return "human_answer" if human > llm else "llm_answer" if llm > human else "tie"
+    return "human" if human > llm else model if llm > human else "tie"
 
 
 def _kappa(people: list[str], judge: list[str]) -> float:
@@ -106,32 +107,33 @@ def test_review_loop(
     assert len(tasks) == OPEN
     raw = read(out, RAW, "data")
     ratings = dict(zip(raw["id"].to_list(), raw["ratings"].to_list(), strict=True))
+    (model,) = set(raw["generation_model"].drop_nulls())  # one generator: every pair is human against it
     for task in tasks:  # what a page shows: the id, the prompt and two answers; no model, no rating, no side
         assert set(task["data"]) == {"id", "prompt", "answer_a", "answer_b"}
         assert task["data"]["id"] in ratings
-    assert {t["meta"]["human_answer"] for t in tasks} == {"answer_a", "answer_b"}  # both orders occur
+    assert {t["meta"]["first_answer"] for t in tasks} == {"answer_a", "answer_b"}  # both orders occur
 
     # 2. Three people vote through the API, each with their own account.
     people = [label_studio.annotator(f"stem{i}@example.org") for i in range(3)]
-    side = {t["id"]: {"human_answer": t["meta"]["human_answer"]} for t in tasks}
+    side = {t["id"]: {"human": t["meta"]["first_answer"]} for t in tasks}  # the human answer comes first
     for t in tasks:
-        side[t["id"]]["llm_answer"] = "answer_b" if t["meta"]["human_answer"] == "answer_a" else "answer_a"
-    judge = {t["id"]: _judge(ratings[t["data"]["id"]]) for t in tasks}
-    against = {tid: "llm_answer" if j != "llm_answer" else "human_answer" for tid, j in judge.items()}
-    agree = {tid: j if j != "tie" else "human_answer" for tid, j in judge.items()}
+        side[t["id"]][model] = "answer_b" if t["meta"]["first_answer"] == "answer_a" else "answer_a"
+    judge = {t["id"]: _judge(ratings[t["data"]["id"]], model) for t in tasks}
+    against = {tid: model if j != model else "human" for tid, j in judge.items()}
+    agree = {tid: j if j != "tie" else "human" for tid, j in judge.items()}
     t0, t1, t2, t3, t4, t5 = (t["id"] for t in tasks)
     for person in people:  # t0: everyone against the judge; t1: everyone with it
         vote(person, t0, side[t0][against[t0]])
         vote(person, t1, side[t1][agree[t1]])
-    vote(people[0], t2, side[t2]["human_answer"])  # t2: two votes, too few
-    vote(people[1], t2, side[t2]["llm_answer"])
-    vote(people[0], t3, side[t3]["llm_answer"])  # t3: two votes and a skip
-    vote(people[1], t3, side[t3]["llm_answer"])
+    vote(people[0], t2, side[t2]["human"])  # t2: two votes, too few
+    vote(people[1], t2, side[t2][model])
+    vote(people[0], t3, side[t3][model])  # t3: two votes and a skip
+    vote(people[1], t3, side[t3][model])
     vote(people[2], t3, None, cancelled=True)
-    vote(people[0], t4, side[t4]["human_answer"])  # t4: one person votes twice; the later vote counts
-    vote(people[0], t4, side[t4]["llm_answer"])
-    vote(people[1], t4, side[t4]["llm_answer"])
-    vote(people[2], t4, side[t4]["human_answer"])
+    vote(people[0], t4, side[t4]["human"])  # t4: one person votes twice; the later vote counts
+    vote(people[0], t4, side[t4][model])
+    vote(people[1], t4, side[t4][model])
+    vote(people[2], t4, side[t4]["human"])
     # t5: nobody yet
 
     # 3. The sync folds the votes in, publishes, and fills the free places.
@@ -144,7 +146,8 @@ def test_review_loop(
     assert row_of[t1]["human_preference"] == agree[t1]
     assert row_of[t2]["human_preference"] is None and row_of[t2]["votes_submitted"] == 2
     assert row_of[t3]["human_preference"] is None and row_of[t3]["votes_submitted"] == 2
-    assert row_of[t4]["human_preference"] == "llm_answer" and row_of[t4]["votes_llm"] == 2
+    assert row_of[t4]["human_preference"] == model and row_of[t4]["votes_second"] == 2
+    assert row_of[t4]["review_sources"] == ["human", model]
     assert row_of[t4]["votes_submitted"] == 3
     assert row_of[t5]["votes_submitted"] == 0
     annotators = {vote["annotator"] for row in raw.iter_rows(named=True) for vote in row["review_votes"]}
@@ -154,18 +157,17 @@ def test_review_loop(
     decided = {row_of[t]["id"]: row_of[t]["human_preference"] for t in (t0, t1, t4)}
     assert set(human["id"]) == set(decided)
     for row in human.iter_rows(named=True):
-        winner = "llm_answer" if row["chosen_model"] != "human" else "human_answer"
-        assert winner == decided[row["id"]]
-        assert row["judge_agreed"] == (_judge(ratings[row["id"]]) == decided[row["id"]])
+        assert row["chosen_model"] == decided[row["id"]]
+        assert row["judge_agreed"] == (_judge(ratings[row["id"]], model) == decided[row["id"]])
     default = read(out, CURATED, "default")
     reversed_pair = default.filter(pl.col("id") == row_of[t0]["id"])
     assert reversed_pair["preference_source"].to_list() == ["human"]
-    assert (reversed_pair["chosen_model"][0] == "human") == (against[t0] == "human_answer")
+    assert reversed_pair["chosen_model"][0] == against[t0]
     assert set(default.filter(pl.col("preference_source") == "human")["id"]) <= set(decided)
     assert set(default["preference_source"]) <= {"human", "judge"}
 
     people_says = [decided[i] for i in sorted(decided)]
-    judge_says = [_judge(ratings[i]) for i in sorted(decided)]
+    judge_says = [_judge(ratings[i], model) for i in sorted(decided)]
     summary = _review_summary(output)
     assert summary["share"] == pytest.approx(
         sum(a == b for a, b in zip(people_says, judge_says, strict=True)) / 3, abs=1e-4

@@ -16,7 +16,7 @@ from languages.review import Review
 from languages.schema import LanguageConfig
 from tasks.review.argilla import Argilla, dataset_name
 from tasks.review.errors import ReviewError
-from tasks.review.pairs import current_keys, human_side, review_task
+from tasks.review.pairs import current_keys, first_side, review_task
 from tasks.review.sync import review_client, sync_review
 from tasks.review.votes import annotator_id, fold_votes
 from tests.argilla_stand_in import ArgillaStandIn
@@ -63,7 +63,7 @@ def _side(key: str, choice: str) -> str:
     """The label a person clicks to choose the human answer, the LLM one, or a tie."""
     if choice == "tie":
         return "tie"
-    human = human_side(key)
+    human = first_side(key)  # the human answer is the first of these pairs
     return human if choice == "human" else ("answer_b" if human == "answer_a" else "answer_a")
 
 
@@ -96,11 +96,11 @@ def test_a_dataset_is_created_once_and_a_pair_is_sent_once(
         assert sorted([record["fields"]["answer_a"], record["fields"]["answer_b"]]) == sorted(
             row["generations"]
         )
-        side = record["metadata"]["human_answer"]
+        side = record["metadata"]["first_answer"]
         assert record["fields"][side] == row["generations"][0]
         assert record["metadata"] == {
             "pair": record["external_id"],
-            "human_answer": side,
+            "first_answer": side,
             "row_id": row["id"],
         }
 
@@ -148,7 +148,8 @@ def test_votes_from_three_people_fold_into_verdicts(server: ArgillaStandIn, dutc
 
     folded, report = fold_votes(raw, tasks, 3, "salt")
     rows = {row["review_pair"]: row for row in folded.iter_rows(named=True)}
-    assert rows[k0]["human_preference"] == "llm_answer" and rows[k0]["votes_llm"] == 3
+    assert rows[k0]["human_preference"] == "model-x" and rows[k0]["votes_second"] == 3
+    assert rows[k0]["review_sources"] == ["human", "model-x"]
     assert rows[k1]["human_preference"] is None and rows[k1]["votes_submitted"] == 1
     assert rows[k2]["human_preference"] == "tie" and rows[k2]["votes_tie"] == 2
     assert report["ignored_annotations"] == {"cancelled": 1}
@@ -307,9 +308,7 @@ def test_a_sync_end_to_end(server: ArgillaStandIn, dutch: LanguageConfig, monkey
     assert (second["pulled_tasks"], second["sent_now"], second["human_verified_pairs"]) == (3, 2, 2)
     assert second["votes"] == 6 and second["requests"] > 0
     decided = published[-1].filter(pl.col("human_preference").is_not_null())
-    assert set(decided["review_pair"]) == set(sent[:2]) and set(decided["human_preference"]) == {
-        "human_answer"
-    }
+    assert set(decided["review_pair"]) == set(sent[:2]) and set(decided["human_preference"]) == {"human"}
 
     before = len(server.requests)
     third = sync()

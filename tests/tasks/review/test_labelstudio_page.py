@@ -170,6 +170,7 @@ def test_labelling_page_shows_text_and_runs_none_of_it(
                 config.generation.model.split("/")[-1],
                 *RATIONALES,
                 "human_answer",
+                "first_answer",
                 "human",
                 "rating",
                 "rationale",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from tasks.review.pairs import current_keys, human_side, review_task
+from tasks.review.pairs import current_keys, first_side, review_task
 from tasks.review.votes import Annotation, Task, annotator_id, fold_votes, verdict
 
 
@@ -15,6 +15,7 @@ def _raw(*answers: tuple[str, str]) -> pl.DataFrame:
             "id": [f"r{i}" for i in range(len(answers))],
             "instruction": [f"vraag {i}" for i in range(len(answers))],
             "generations": [list(pair) for pair in answers],
+            "generation_models": [["human", "model-x"]] * len(answers),
             "ratings": [[4, 2]] * len(answers),
         }
     )
@@ -22,7 +23,7 @@ def _raw(*answers: tuple[str, str]) -> pl.DataFrame:
 
 def _task(key: str, *votes: tuple[str, str | None, bool]) -> Task:
     """votes: (user, "human"/"llm"/None, cancelled)."""
-    side = human_side(key)
+    side = first_side(key)  # the human answer is the first of these pairs
     other = "answer_b" if side == "answer_a" else "answer_a"
     sides = {"human": side, "llm": other, None: None}
     annotations = [
@@ -42,7 +43,8 @@ def test_votes_decide_by_strict_majority_once_enough_are_in() -> None:
     ]
     folded, report = fold_votes(raw, tasks, 3, "salt")
     rows = folded.to_dicts()
-    assert [r["human_preference"] for r in rows] == ["llm_answer", None, "llm_answer"]
+    assert [r["human_preference"] for r in rows] == ["model-x", None, "model-x"]
+    assert [r["votes_first"] for r in rows] == [1, 2, 0] and [r["votes_second"] for r in rows] == [2, 0, 3]
     assert [r["votes_submitted"] for r in rows] == [3, 2, 3]
     assert rows[0]["human_decided_at"] == "2026-11-03T10:00:00Z"
     assert report["ignored_annotations"] == {"cancelled": 1, "repeated_by_annotator": 1}
@@ -73,8 +75,8 @@ def test_votes_on_a_changed_answer_do_not_count() -> None:
 
 @pytest.mark.parametrize(
     ("choices", "expected"),
-    [(["human_answer"] * 2, (None, None)), (["tie", "llm_answer", "human_answer"], ("tie", "3")),
-     (["llm_answer", "llm_answer", "human_answer", "human_answer"], ("tie", "3"))],
+    [(["human"] * 2, (None, None)), (["tie", "model-x", "human"], ("tie", "3")),
+     (["model-x", "model-x", "human", "human"], ("tie", "3")), (["model-x", "tie", "model-x"], ("model-x", "3"))],
 )  # fmt: skip
 def test_verdict(choices: list[str], expected: tuple) -> None:
     votes = [
@@ -90,6 +92,6 @@ def test_a_task_shows_no_model_rating_or_side() -> None:
     (key,) = current_keys(raw).to_list()
     task = review_task(row, key)
     assert set(task["data"]) == {"id", "prompt", "answer_a", "answer_b"}
-    assert task["data"][task["meta"]["human_answer"]] == "menselijk antwoord"
-    sides = {human_side(f"pair-{i}") for i in range(40)}
+    assert task["data"][task["meta"]["first_answer"]] == "menselijk antwoord"
+    sides = {first_side(f"pair-{i}") for i in range(40)}
     assert sides == {"answer_a", "answer_b"}  # both orders occur
