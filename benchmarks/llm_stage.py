@@ -1,7 +1,8 @@
 """Throughput of the LLM stage against a local OpenAI-compatible server with lognormal latency.
 
 For each concurrency C, rows/s is the marginal rate between a small and a large run (so start-up
-cancels), compared with the bound C / (2 x mean latency): every row costs two calls. The same rows go
+cancels), compared with the bound C / (2 x mean latency): every row costs two calls. With two
+generator models a row costs three calls (two answers, one judgement of all three): bound C / (3 x mean). The same rows go
 through a distilabel `Pipeline` shaped like the community recipe (load, TextGeneration, pair with the
 human answer, UltraFeedback, FormatTextGenerationDPO) at two input batch sizes; our stage is then run
 at the Pipeline's measured peak of requests in flight, for a like-for-like ratio.
@@ -79,27 +80,34 @@ def make_rows(count: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _clients(base_url: str, generator_class: type | None = None, judge_class: type | None = None) -> tuple:
+def _clients(
+    base_url: str, generator_class: type | None = None, judge_class: type | None = None, generators: int = 1
+) -> tuple:
     from languages.schema import load_language
     from tasks.llm.client import build_llm, resolve_endpoint
     from tasks.llm.generate import Generator
     from tasks.llm.judge import Judge
 
     config = load_language("nld")
-    generator = (generator_class or Generator)(
-        build_llm(config.generation, resolve_endpoint(config.generation, base_url, "bench"), "generator"),
-        config.generation,
-    )
+    models = ["bench"] if generators == 1 else [f"bench-{i}" for i in range(generators)]
+    generator = [
+        (generator_class or Generator)(
+            build_llm(config.generation, resolve_endpoint(config.generation, base_url, model), "generator"),
+            config.generation,
+        )
+        for model in models
+    ]
+    generator = generator[0] if generators == 1 else generator
     judge = (judge_class or Judge)(
         build_llm(config.judge, resolve_endpoint(config.judge, base_url, "bench"), "judge"), config.judge
     )
     return config, generator, judge
 
 
-def time_ours(rows: list[dict[str, Any]], base_url: str, concurrency: int) -> float:
+def time_ours(rows: list[dict[str, Any]], base_url: str, concurrency: int, generators: int = 1) -> float:
     from tasks.llm.stage import respond_and_judge
 
-    config, generator, judge = _clients(base_url)
+    config, generator, judge = _clients(base_url, generators=generators)
     started = time.perf_counter()
     results, _ = respond_and_judge(rows, config, generator, judge, concurrency)
     elapsed = time.perf_counter() - started
@@ -269,6 +277,16 @@ def main() -> None:
             rate, peak = marginal(small, large, repeats, time_ours, base_url, concurrency)
             bound = concurrency / (2 * MEAN_LATENCY)
             results["ours"].append({"C": concurrency, "rows_per_s": rate, "bound": bound, "peak": peak})
+            print(f"{concurrency:>5} {rate:>9.1f} {bound:>9.1f} {rate / bound:>7.0%} {peak:>15}")
+        # Two generator models: every row costs three calls (two answers, one judgement of all three).
+        print(f"\ntwo generators\n{'C':>5} {'rows/s':>9} {'bound':>9} {'share':>7} {'peak in flight':>15}")
+        results["two_generators"] = []
+        for concurrency in (8, 32, 128):
+            rate, peak = marginal(small, large, repeats, time_ours, base_url, concurrency, 2)
+            bound = concurrency / (3 * MEAN_LATENCY)
+            results["two_generators"].append(
+                {"C": concurrency, "rows_per_s": rate, "bound": bound, "peak": peak}
+            )
             print(f"{concurrency:>5} {rate:>9.1f} {bound:>9.1f} {rate / bound:>7.0%} {peak:>15}")
         results["streaming"] = print_streaming(base_url, repeats)
 

@@ -259,7 +259,14 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
             "repos": {"raw": config.raw_repo, "curated": config.curated_repo},
         }
         recipe_file = (Path(options.languages_dir or LANGUAGES_DIR) / f"{language}.yaml").read_bytes()
-        state = LanguageState(config, published, filtered, run_id, run_at, generation_recipes[0], recipe_file)
+        # Curation uses the answers of the configured models and of any this run used (`--llm-model`);
+        # an offline run keeps every answer: the placeholder's are no model's choice.
+        curated_models = (
+            None if options.offline else [*dict.fromkeys(config.generation.model_ids + generator_models)]
+        )
+        state = LanguageState(
+            config, published, filtered, run_id, run_at, generation_recipes[0], recipe_file, curated_models
+        )
 
         def checkpoint(rows: list[dict[str, Any]]) -> list[str]:
             """Progress in the middle of the LLM stage (a plain call: it runs in a thread).

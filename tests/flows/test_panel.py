@@ -61,7 +61,7 @@ def test_two_generators_then_a_third_buys_only_its_answers(sample: pl.DataFrame,
         assert all(len(r) == 3 for r in raw["ratings"].to_list())
 
         # The curated pair is the best-rated answer against the worst-rated one.
-        curated = read(out, CURATED, "data").sort("id")
+        curated = read(out, CURATED, "default").sort("id")
         picked = {}
         for row in raw.iter_rows(named=True):
             best, worst = best_and_worst(answers(row))
@@ -94,7 +94,7 @@ def test_two_generators_then_a_third_buys_only_its_answers(sample: pl.DataFrame,
         )
         run(source, out, server, fewer, tmp_path / "three.json")
         assert server.log.requests == []
-        curated = read(out, CURATED, "data")
+        curated = read(out, CURATED, "default")
         assert curated.height > 0
         assert "gen-a" not in set(curated["chosen_model"]) | set(curated["rejected_model"])
 
