@@ -16,6 +16,7 @@ from languages.schema import LanguageConfig
 from tasks.filter.rules import FilterResult
 from tasks.format.human import build_human
 from tasks.format.kto import build_kto
+from tasks.format.models import model_table, panel_agreement
 from tasks.format.views import build_dpo, build_raw, mark_excluded, merge_raw, quality_stats
 from tasks.publish.cards import build_curated_repo, build_raw_repo, raw_models
 from tasks.publish.repos import DatasetRepo
@@ -60,7 +61,8 @@ LAST_RUN_KEYS = ("source", "generation_model", "judge_model", "filter")
 def views(
     config: LanguageConfig, raw: pl.DataFrame, report: dict[str, Any], recipe_file: bytes
 ) -> list[DatasetRepo]:
-    """The raw and curated repos for `raw` as it stands; `report` gains the counts and quality figures."""
+    """The raw and curated repos for `raw` as it stands; `report` gains the counts, the quality figures,
+    the per-source table and the judges' agreement."""
     dpo, curation_drops = build_dpo(raw, config.curation)
     kto = build_kto(dpo)
     statuses = raw["status"].value_counts() if raw.height else None
@@ -75,6 +77,8 @@ def views(
         "curation_dropped": curation_drops,
     }
     report["quality"] = quality_stats(raw, dpo)
+    report["models"] = model_table(raw, dpo)
+    report["judge_agreement"] = panel_agreement(raw)
     reviewed = "review_pair" in raw.columns
     if reviewed:
         report["human_review"] = review_stats(raw)
