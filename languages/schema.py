@@ -111,7 +111,9 @@ class Endpoint(_Strict):
     timeout_seconds: Annotated[int, Field(ge=1, le=3_600)] = 120
     max_retries: Annotated[int, Field(ge=0, le=20)] = 6
     # Several models behind the same endpoint and settings; `model` is the one-model shorthand.
-    models: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=8)] | None = None
+    models: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=8)] | None = (
+        None
+    )
 
     @model_validator(mode="after")
     def _model_or_models(self) -> Endpoint:
