@@ -27,7 +27,7 @@ from languages.schema import (
     load_config_file,
     namespace_problem,
 )
-from tasks.coverage.dashboard import build_coverage_repo, build_coverage_space, markdown_table
+from tasks.coverage.dashboard import build_coverage_repo, build_coverage_space, flat, markdown_table
 from tasks.coverage.history import HISTORY_DATA, append_history, snapshot
 from tasks.coverage.report import build_coverage, count_hub_preference_datasets
 from tasks.coverage.text import attention, summary_line
@@ -116,7 +116,7 @@ def run_coverage(
     if push:
         published.append(space_stage(build_coverage_space(repo, repo_id), private, message))
     summary = summary_line(coverage)
-    create_table_artifact(key="dpo-language-coverage", table=coverage.to_dicts(), description=summary)
+    create_table_artifact(key="dpo-language-coverage", table=flat(coverage).to_dicts(), description=summary)
     create_markdown_artifact(
         key="dpo-language-coverage-summary", markdown=f"# {summary}\n\n{markdown_table(coverage)}\n"
     )

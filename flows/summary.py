@@ -74,6 +74,8 @@ def print_summary(report: dict[str, Any]) -> None:
         f"human won {percent(quality['human_won_share'])}, "
         f"position consistency {percent(quality['position_consistency'])}",
     )
+    if report.get("models"):
+        table.add_row("models", _models_line(report["models"], report.get("judge_agreement")))
     if report["left_for_next_run"]:
         table.add_row("left for next run", f"{report['left_for_next_run']:,} (--limit)")
     if data.get("excluded_rows"):
@@ -86,6 +88,22 @@ def print_summary(report: dict[str, Any]) -> None:
     written = [relative(path) for path in report["published"]]
     table.add_row("written", "\n".join(written) or "nothing changed: the published datasets are up to date")
     console.print(table)
+
+
+def _models_line(models: list[dict[str, Any]], agreement: dict[str, Any] | None) -> str:
+    """A line per answer source: mean rating, pairs won, wrong language; then the judges' agreement."""
+    lines = []
+    for entry in models:
+        rating = "n/a" if entry["mean_rating"] is None else f"{entry['mean_rating']:.2f}"
+        pairs = entry["chosen"] + entry["rejected"]
+        line = f"{entry['source']}: rating {rating} over {entry['answers']:,}, chosen {entry['chosen']:,} of {pairs:,}"
+        if entry["wrong_language_rate"] is not None:
+            line += f", wrong language {entry['wrong_language_rate']:.0%}"
+        lines.append(line)
+    alpha = (agreement or {}).get("krippendorff_alpha")
+    if alpha is not None:
+        lines.append(f"judges' agreement (Krippendorff's α): {alpha:.2f} ({agreement['judges']} judges)")
+    return "\n".join(lines)
 
 
 def _review_line(review: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from huggingface_hub import SpaceCard, SpaceCardData
 from tasks.coverage.charts import render_png
 from tasks.coverage.history import HISTORY_DATA, progress
 from tasks.coverage.page import render_html
+from tasks.coverage.report import model_rows
 from tasks.coverage.text import (
     agreement,
     attention,
@@ -27,6 +28,7 @@ from tasks.coverage.text import (
 from tasks.publish.repos import DatasetRepo, card_text, data_file, size_category
 
 COVERAGE_DATA = "data"
+MODELS_DATA = "models"
 SNAPSHOTS_IN_CARD = 10
 
 
@@ -54,6 +56,11 @@ def markdown_table(coverage: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def flat(coverage: pl.DataFrame) -> pl.DataFrame:
+    """The `default` table: one row per language, without the per-source list (config `models`)."""
+    return coverage.drop("models", strict=False)
+
+
 def history_table(history: pl.DataFrame) -> str:
     """The latest snapshots' totals, newest first, for the card."""
     drawn = progress(history)
@@ -79,9 +86,12 @@ def build_coverage_repo(
     the dashboard page and the chart. `hub`: the page links datasets on the Hub, not under `--out`."""
     if history is None:
         history = pl.DataFrame()
-    files = {"default": data_file(COVERAGE_DATA, coverage)}
+    files = {"default": data_file(COVERAGE_DATA, flat(coverage))}
     if history.height:
         files["history"] = data_file(HISTORY_DATA, history)
+    models = model_rows(coverage)
+    if models.height:
+        files["models"] = data_file(MODELS_DATA, models)
     configured = coverage.filter(pl.col("configured"))["config"].n_unique()
     needs = "\n".join(f"- {item}" for item in attention(coverage)) or "Nothing."
     snapshots = history["generated_at"].n_unique() if history.height else 0
@@ -98,7 +108,10 @@ published for it: raw rows, curated DPO pairs, KTO rows, pairs people verified i
 the judge's agreement with them, mean ratings and margin, the share of LLM answers in the wrong
 language ("not checked" where no language-ID model knows the language), the judge failure rate
 (unusable judgements), the judge error rate (failed judge requests), whether the system prompt was
-reviewed by a speaker, the models, the last run and the dataset repos. Counts are read from the
+reviewed by a speaker, the models (and the agreement between the judges of a panel, Krippendorff's
+alpha), the last run and the dataset repos. Config `models` has one row per language and answer
+source (the human Aya answer and each generator model): rated answers, mean rating, pairs it was
+chosen and rejected in, chosen share, wrong-language rate and each judge's mean. Counts are read from the
 published datasets. {configured} languages are configured. Generated {generated_at}. Other Hub
 preference datasets per language: {hub_note}.
 
@@ -124,6 +137,7 @@ from datasets import load_dataset
 
 coverage = load_dataset("{repo_id}", split="train")
 history = load_dataset("{repo_id}", "history", split="train")  # one snapshot row per language per report
+models = load_dataset("{repo_id}", "models", split="train")  # one row per language and answer source
 ```
 """
     metadata = {

@@ -32,6 +32,7 @@ TRACKED = (
     "human_verified_pairs",
     "judge_human_agreement",
     "judge_human_kappa",
+    "judge_alpha",
     "mean_margin",
     "wrong_language_rate",
     "judge_failure_rate",

@@ -11,6 +11,7 @@ import polars as pl
 
 from tasks.coverage.charts import history_svg, legend, zero_groups
 from tasks.coverage.history import progress
+from tasks.coverage.report import model_rows
 from tasks.coverage.text import (
     HAS_PAIRS,
     STATUS_SYMBOLS,
@@ -18,10 +19,12 @@ from tasks.coverage.text import (
     agreement,
     attention_items,
     count,
+    judge_means,
     margin,
     minute,
     models,
     rate,
+    rating,
     summary_line,
     system_prompt,
     wrong_language,
@@ -171,19 +174,53 @@ def _progress(history: pl.DataFrame | None, generated_at: str) -> str:
 
 
 def _models(coverage: pl.DataFrame) -> str:
+    """The models per language, the judges' agreement where a panel judged, then config `models`:
+    each answer source's figures per language."""
     used = coverage.filter(pl.col("generator_models").is_not_null() | pl.col("judge_models").is_not_null())
     if used.height == 0:
         return "<p>No language has published rows yet.</p>"
+    panel = used["judge_alpha"].is_not_null().any()  # the column only when a panel judged somewhere
+    alpha = "<th class=num>judges' agreement (α)</th>" if panel else ""
     rows = "".join(
         f"<tr><td>{html.escape(r['language'])}</td><td><code>{html.escape(r['language_code'])}</code></td>"
         f"<td class=num>{count(r['curated_pairs'])}</td><td>{html.escape(models(r['generator_models']))}</td>"
-        f"<td>{html.escape(models(r['judge_models']))}</td></tr>"
+        f"<td>{html.escape(models(r['judge_models']))}</td>"
+        + (
+            f"<td class=num>{'' if r['judge_alpha'] is None else format(r['judge_alpha'], '.2f')}</td>"
+            * panel
+        )
+        + "</tr>"
         for r in used.sort("language", "language_code").iter_rows(named=True)
     )
     return (
         '<div class="scroll"><table id="models"><thead><tr><th>language</th><th>code</th>'
-        "<th class=num>curated pairs</th><th>generator models</th><th>judge models</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
+        f"<th class=num>curated pairs</th><th>generator models</th><th>judge models</th>{alpha}</tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>{_sources(coverage)}"
+    )
+
+
+def _sources(coverage: pl.DataFrame) -> str:
+    """Config `models` as a table: a row per language and answer source."""
+    sources = model_rows(coverage)
+    if sources.height == 0:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(r['language'])} <code>{html.escape(r['language_code'])}</code></td>"
+        f"<td>{html.escape(r['source'])}</td><td class=num>{count(r['answers'])}</td>"
+        f"<td class=num>{rating(r['mean_rating'])}</td><td class=num>{count(r['chosen'])}</td>"
+        f"<td class=num>{count(r['rejected'])}</td><td class=num>{rate(r['chosen_share'])}</td>"
+        f"<td class=num>{rate(r['wrong_language_rate'])}</td>"
+        f"<td>{html.escape(judge_means(r['judge_mean_ratings']))}</td></tr>"
+        for r in sources.iter_rows(named=True)
+    )
+    return (
+        "<h3>Answer sources per language</h3><p class=meta>Config <code>models</code>: the human Aya "
+        "answer and each generator model, with their mean rating (1-5, judged rows), the curated pairs "
+        "they were chosen and rejected in, and the share of their checked answers in the wrong language."
+        '</p><div class="scroll tall"><table id="sources"><thead><tr><th>language</th><th>source</th>'
+        "<th class=num>rated answers</th><th class=num>mean rating</th><th class=num>chosen</th>"
+        "<th class=num>rejected</th><th class=num>chosen share</th><th class=num>wrong language</th>"
+        f"<th>each judge's mean</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 
@@ -230,6 +267,7 @@ main {{ max-width: 76rem; margin: 0 auto; padding: 1.5rem 2rem 3rem; }}
 @media (max-width: 40rem) {{ main {{ padding: 1rem 0.75rem 2rem; }} }}
 h1 {{ font-size: 1.45rem; margin: 0 0 0.2rem; }}
 h2 {{ font-size: 1.1rem; margin: 2rem 0 0.6rem; }}
+h3 {{ font-size: 1rem; margin: 1.5rem 0 0.4rem; }}
 .meta {{ color: #616161; margin-top: 0; font-size: 0.9rem; }}
 code {{ font-size: 0.85em; color: #37474f; }}
 .tiles {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 11rem), 1fr)); gap: 0.75rem; }}
@@ -283,7 +321,8 @@ th {{ background: #fafafa; position: sticky; top: 0; z-index: 1; }}
 <p class="meta">Click a column header to sort. The table scrolls sideways inside its box.</p>
 <div class="scroll tall">{table}</div></section>
 <section id="models-per-language"><h2>Models per language</h2>
-<p class="meta">The generator and judge models named in each language's published raw rows.</p>
+<p class="meta">The generator and judge models named in each language's published raw rows, and
+the agreement between the judges of a panel (Krippendorff's α, ordinal).</p>
 {models}</section>
 </main>
 <script>

@@ -13,12 +13,25 @@ from typing import Any
 import polars as pl
 
 from languages.schema import LanguageConfig
+from tasks.format.models import model_table, panel_agreement
 from tasks.format.views import quality_stats
 from tasks.publish.cards import hub_language, language_checked
 from tasks.publish.repos import DPO_DATA, KTO_DATA, RAW_DATA
 from tasks.review.agreement import review_stats
 
 Reader = Callable[[str, str], pl.DataFrame | None]  # (repo id, path in repo) -> table or None
+
+# One answer source of a language: the human Aya answer or a generator model.
+SOURCE_FIELDS: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "answers": pl.Int64(),
+    "mean_rating": pl.Float64(),
+    "chosen": pl.Int64(),
+    "rejected": pl.Int64(),
+    "chosen_share": pl.Float64(),
+    "wrong_language_rate": pl.Float64(),
+    "judge_mean_ratings": pl.List(pl.Struct({"judge": pl.String(), "mean_rating": pl.Float64()})),
+}
 
 COLUMNS: dict[str, pl.DataType] = {
     "language": pl.String(),
@@ -48,6 +61,8 @@ COLUMNS: dict[str, pl.DataType] = {
     "judge_human_kappa": pl.Float64(),
     "judge_human_pairs": pl.Int64(),
     "annotator_alpha": pl.Float64(),
+    # Krippendorff's alpha (ordinal) between the judges of a panel; null with one judge.
+    "judge_alpha": pl.Float64(),
     "system_prompt_reviewed": pl.Boolean(),
     "generator_models": pl.List(pl.String()),
     "judge_models": pl.List(pl.String()),
@@ -56,6 +71,15 @@ COLUMNS: dict[str, pl.DataType] = {
     "curated_repo": pl.String(),
     "other_hub_datasets": pl.Int64(),
     "note": pl.String(),
+    # The per-source figures (tasks/format/models.py): published as config `models`, not in `default`.
+    "models": pl.List(pl.Struct(SOURCE_FIELDS)),
+}
+# Config `models`: one row per (language, code, answer source).
+MODEL_COLUMNS: dict[str, pl.DataType] = {
+    "language": pl.String(),
+    "language_code": pl.String(),
+    "config": pl.String(),
+    **SOURCE_FIELDS,
 }
 
 
@@ -93,8 +117,20 @@ def _published_stats(raw: pl.DataFrame | None, dpo: pl.DataFrame | None, kto: pl
         "kto_rows": unpaired.height,
         "last_run": raw["run_at"].max() if "run_at" in raw.columns else None,
         "generator_models": _models(raw, "generation_models", "generation_model"),
-        "judge_models": _models(raw, "model_name"),
+        "judge_models": _models(raw, "judge_models", "model_name"),
         **{key: value for key, value in quality.items() if key != "rating_histogram"},
+        "judge_alpha": panel_agreement(raw)["krippendorff_alpha"],
+        "models": [
+            {
+                **entry,
+                "judge_mean_ratings": [
+                    {"judge": judge, "mean_rating": mean}
+                    for judge, mean in entry.get("judge_mean_ratings", {}).items()
+                ]
+                or None,
+            }
+            for entry in model_table(raw, pairs)
+        ],
     }
     if "review_pair" in raw.columns:
         review = review_stats(raw)
@@ -175,6 +211,8 @@ def build_coverage(
             }
             if not checked:
                 record["wrong_language_rate"] = None  # not checked, never 0 %
+                for entry in record.get("models") or []:
+                    entry["wrong_language_rate"] = None
             if not in_aya:
                 record["note"] = f"config {config.code}: no row of this Aya source has code {code}"
         pairs = record.get("curated_pairs") or 0
@@ -183,6 +221,20 @@ def build_coverage(
             record["other_hub_datasets"] = hub_counts.get(code, 0)
         records.append(record)
     return pl.DataFrame(records, schema=COLUMNS, strict=False)
+
+
+def model_rows(coverage: pl.DataFrame) -> pl.DataFrame:
+    """Config `models`: one row per language, code and answer source, from the coverage's `models`."""
+    if "models" not in coverage.columns:
+        return pl.DataFrame(schema=MODEL_COLUMNS)
+    return (
+        coverage.filter(pl.col("models").list.len() > 0)
+        .select("language", "language_code", "config", "models")
+        .explode("models")
+        .unnest("models")
+        .select(list(MODEL_COLUMNS))
+        .cast(MODEL_COLUMNS)
+    )
 
 
 def count_hub_preference_datasets(codes: list[str], api: Any) -> dict[str, int]:

@@ -74,6 +74,16 @@ def models(names: list[str] | None) -> str:
     return ", ".join(names or [])
 
 
+def rating(value: float | None) -> str:
+    """A mean rating (1-5) to two decimals; empty when nothing was rated."""
+    return "" if value is None else f"{value:.2f}"
+
+
+def judge_means(means: list[dict[str, Any]] | None) -> str:
+    """Each judge's mean rating of a source: `judge-1 3.50, judge-2 3.00`."""
+    return ", ".join(f"{m['judge']} {rating(m['mean_rating']) or 'n/a'}" for m in means or [])
+
+
 @dataclass(frozen=True)
 class Attention:
     """One kind of thing a maintainer should look at, with the configs (or codes) it concerns."""

@@ -16,6 +16,7 @@ from languages.schema import LanguageConfig
 from tasks.filter.rules import FilterResult
 from tasks.format.human import build_human
 from tasks.format.kto import build_kto
+from tasks.format.models import model_table, panel_agreement
 from tasks.format.views import build_dpo, build_raw, mark_excluded, merge_raw, quality_stats
 from tasks.publish.cards import build_curated_repo, build_raw_repo, raw_models
 from tasks.publish.repos import DatasetRepo
@@ -67,7 +68,8 @@ def views(
     recipe_file: bytes,
     generator_models: list[str] | None = None,
 ) -> list[DatasetRepo]:
-    """The raw and curated repos for `raw` as it stands; `report` gains the counts and quality figures.
+    """The raw and curated repos for `raw` as it stands; `report` gains the counts, the quality figures,
+    the per-source table and the judges' agreement.
 
     `generator_models` are the models whose answers curation and review may use: the human answer
     and theirs (the config's models, or what the run used instead: the offline placeholder, an
@@ -90,6 +92,8 @@ def views(
         "curation_dropped": curation_drops,
     }
     report["quality"] = quality_stats(raw, dpo)
+    report["models"] = model_table(raw, dpo)
+    report["judge_agreement"] = panel_agreement(raw)
     reviewed = "review_pair" in raw.columns
     if reviewed:
         report["human_review"] = review_stats(raw)

@@ -14,6 +14,7 @@ import polars as pl
 
 from languages.schema import LanguageConfig
 from tasks.publish.licenses import DataLicense, data_license
+from tasks.publish.model_card import agreement_text, models_section
 from tasks.publish.repos import DPO_DATA, KTO_DATA, RAW_DATA, DatasetRepo, card_text, data_file, size_category
 from tasks.publish.review_card import HUMAN_CONFIG_LINE, HUMAN_DATA, review_section
 from tasks.source.load import AYA_REPO, AYA_REVISION
@@ -49,11 +50,13 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _quality_section(quality: dict[str, Any] | None, checked: bool = True) -> str:
+def _quality_section(
+    quality: dict[str, Any] | None, checked: bool = True, agreement: dict[str, Any] | None = None
+) -> str:
     """Quality figures over the whole raw dataset: how far to trust these pairs.
 
     `checked` is false when no language-ID model knows the language: the wrong-language rate is then
-    "not checked", never 0 %.
+    "not checked", never 0 %. `agreement` is the judges' agreement with each other (a panel).
     """
     if not quality:
         return ""
@@ -72,6 +75,7 @@ def _quality_section(quality: dict[str, Any] | None, checked: bool = True) -> st
         f"- pairs the human answer won: {_percent(quality['human_won_share'])}",
         "- position consistency (the judge prefers the same answer in both orders): "
         + (_percent(consistency) if consistency is not None else "not measured (`judge.swap` is off)"),
+        f"- agreement between the judges (Krippendorff's α, ordinal): {agreement_text(agreement)}",
         "",
         "| rating | 1 | 2 | 3 | 4 | 5 |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -352,7 +356,8 @@ that won).{HUMAN_CONFIG_LINE if human is not None else ""} Every row, including 
 Raw rows not curated, by reason:
 
 {_counts_table(curation, "reason")}
-{_quality_section(report.get("quality"), language_checked(config))}
+{_quality_section(report.get("quality"), language_checked(config), report.get("judge_agreement"))}
+{models_section(report.get("models"), report.get("judge_agreement"), language_checked(config))}
 Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} read):
 
 {_counts_table(report["filter"]["dropped"], "reason")}

@@ -81,6 +81,25 @@ def test_counts_match_the_published_datasets(report: tuple[Path, str]) -> None:
     assert "3 of 7 Aya languages have curated preference data" in output
 
 
+def test_models_config_matches_the_published_pairs(report: tuple[Path, str]) -> None:
+    """Config `models`: per language, the human answer and the run's generator, each on one side of
+    every curated pair; and the curated card's Models section."""
+    out = report[0].parents[1]
+    models = load(out, "dpo-language-coverage", "models")
+    for code, name in (("nld", "dutch"), ("jpn", "japanese"), ("spa", "spanish")):
+        pairs, raw = load(out, f"aya_{name}_dpo"), load(out, f"aya_{name}_dpo_raw")
+        rows = models.filter(pl.col("language_code") == code).to_dicts()
+        assert [r["source"] for r in rows] == ["human", *sorted(set(raw["generation_model"].drop_nulls()))]
+        for r in rows:
+            assert r["chosen"] + r["rejected"] == pairs.height
+            assert r["chosen"] == int((pairs["chosen_model"] == r["source"]).sum())
+            assert r["answers"] == int((raw["status"] == "judged").sum())
+            assert r["judge_mean_ratings"] is None  # one judge
+        card = (out / "dpo-factory" / f"aya_{name}_dpo" / "README.md").read_text(encoding="utf-8")
+        assert "## Models" in card and "| human (Aya) |" in card
+        assert "Agreement between the judges (Krippendorff's α, ordinal): one judge" in card
+
+
 def test_card_and_files(report: tuple[Path, str]) -> None:
     folder, _ = report
     card = (folder / "README.md").read_text(encoding="utf-8")
