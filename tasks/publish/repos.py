@@ -64,13 +64,16 @@ def data_file(folder: str, frame: pl.DataFrame) -> DataFile:
     path = f"{folder}/train-00000-of-00001-{hashlib.sha256(content).hexdigest()[:12]}.parquet"
     # Sizes and features in the card are what the Hub shows, and they key `datasets`' local cache to
     # the content: without them, two versions written to the same folder would share a cache entry.
+    # The size is the file's table as read back: in-memory buffers differ for the same content (a
+    # nested list built row by row holds more than the same list read from Parquet).
+    size = pq.read_table(io.BytesIO(content)).nbytes
     info = datasets.DatasetInfo(
         features=datasets.Features.from_arrow_schema(table.schema),
         splits=datasets.SplitDict(
-            {"train": datasets.SplitInfo(name="train", num_bytes=table.nbytes, num_examples=table.num_rows)}
+            {"train": datasets.SplitInfo(name="train", num_bytes=size, num_examples=table.num_rows)}
         ),
         download_size=len(content),
-        dataset_size=table.nbytes,
+        dataset_size=size,
     )
     return DataFile(path, content, info)
 
