@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import polars as pl
@@ -11,13 +15,18 @@ from languages.schema import load_language
 from tasks.filter.rules import filter_rows
 from tasks.format.answers import answers, best_and_worst
 from tests.flows.test_incremental import CURATED, RAW, edit_config, invoke, read
+from tests.flows.test_resume import dutch_source
+from tests.helpers import sigkill_cli
 from tests.openai_server import OpenAIServer
 
 ANSWERS = {  # distinct Dutch answers, so no model's answer is a near copy of another's
-    "gen-a": "Dat hangt af van de situatie. Begin klein, kijk wat werkt en pas je aanpak daarna rustig aan.",
+    "gen-a": "Het hangt ervan af. Begin met een kleine stap, kijk wat goed gaat en verander daarna rustig wat er beter kan.",
     "gen-b": "Een goed antwoord vraagt om geduld: lees eerst alles goed door en schrijf dan je eigen plan op.",
     "gen-c": "Vraag het aan iemand met ervaring, want samen zie je meer en maak je minder fouten onderweg.",
 }
+
+
+CONCURRENCY = 4
 
 
 def dutch_rows(sample: pl.DataFrame, path: Path) -> int:
@@ -26,11 +35,13 @@ def dutch_rows(sample: pl.DataFrame, path: Path) -> int:
     return kept.height
 
 
+def run_args(source: Path, out: Path, server: OpenAIServer, languages: Path) -> list[str]:
+    return ["run", "nld", "--source", str(source), "--out", str(out), "--llm-base-url", server.base_url,
+            "--languages-dir", str(languages), "--concurrency", str(CONCURRENCY)]  # fmt: skip
+
+
 def run(source: Path, out: Path, server: OpenAIServer, languages: Path, summary: Path) -> dict:
-    code, output = invoke(
-        ["run", "nld", "--source", str(source), "--out", str(out), "--llm-base-url", server.base_url,
-         "--languages-dir", str(languages), "--concurrency", "4", "--summary-json", str(summary)]
-    )  # fmt: skip
+    code, output = invoke([*run_args(source, out, server, languages), "--summary-json", str(summary)])
     assert code == 0, output
     return json.loads(summary.read_text(encoding="utf-8"))
 
@@ -117,3 +128,33 @@ def test_a_panel_of_two_judges_rates_every_row_once_each(sample: pl.DataFrame, t
         assert row["ratings"] == first  # the community recipe's column keeps the first judge's
     assert any(r["judge_ratings"][0] != r["judge_ratings"][1] for r in raw.iter_rows(named=True))
     assert report is not None
+
+
+def test_sigkill_with_two_generators_repeats_at_most_the_calls_in_flight(
+    sample: pl.DataFrame, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "nl.parquet", tmp_path / "out"
+    rows = dutch_source(sample, source)
+    calls_per_row = 3  # two answers and one judgement
+    with OpenAIServer(latency=lambda: 0.02, answers_by_model=ANSWERS) as server:
+        two = edit_config(
+            tmp_path / "two", generation={"models": ["gen-a", "gen-b"]}, judge={"model": "judge-1"}
+        )
+        args = run_args(source, out, server, two)
+        process = subprocess.Popen(
+            [shutil.which("dpo-factory"), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=os.environ.copy(),
+        )  # fmt: skip
+        deadline = time.monotonic() + 180
+        while server.log.calls() < rows and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.01)
+        assert sigkill_cli(process) == []
+        first = server.log.calls()
+        assert 0 < first < calls_per_row * rows, "the kill must land inside the LLM stage"
+        code, output = invoke(args)
+        assert code == 0, output
+        repeated = server.log.calls() - calls_per_row * rows
+    assert 0 <= repeated <= CONCURRENCY  # only the calls in flight at the kill are made again
+    raw = read(out, RAW, "data")
+    assert raw.height == rows and (raw["status"] == "judged").all()
+    assert raw["generation_models"].to_list() == [["human", "gen-a", "gen-b"]] * rows
