@@ -132,15 +132,15 @@ def _recipe_section(
 
   > {gen.system_prompt}
 
-- **Judge**: {_named(judges)} with distilabel `UltraFeedback` (aspect `overall-rating`, temperature
-  {judge.temperature}). A judgement counts only with exactly one integer rating 1-5 per response under
+- **Judge**: {_named(judges)}{" as a panel (each rates every answer; the mean decides)" if len(judges) > 1 else ""}
+  with distilabel `UltraFeedback` (aspect `overall-rating`, temperature {judge.temperature}). A judgement counts only with exactly one integer rating 1-5 per response under
   its own `#### Output for Text N` header; anything else is a judge failure and stays out of the pairs.
 {_language_id_line(config)}
 - **Config**: the language config this dataset was made with is in `recipe/{config.code}.yaml`.
 - **Curation**: no ties, rating margin at least {config.curation.min_margin}, no chosen answer in the wrong
   language; a wrong-language rejected answer is {"allowed" if config.curation.allow_wrong_language_rejected else "dropped"};
   {"both answer orders judged, and only pairs whose preference holds in both kept" if config.judge.swap else "one answer order judged (`judge.swap` is off)"};
-  an LLM answer {f"at least {config.curation.max_copy_similarity:.0%} similar to the human one is a near copy and left out" if config.curation.max_copy_similarity is not None else "that copies the human one is not checked for"};
+  a chosen answer {f"at least {config.curation.max_copy_similarity:.0%} similar to the rejected one is a near copy and left out" if config.curation.max_copy_similarity is not None else "that copies the rejected one is not checked for"};{f" at least {config.curation.min_judge_agreement:.0%} of the judges rank the chosen answer above the rejected one;" if config.curation.min_judge_agreement is not None else ""}
   prompts {f"at least {config.filters.near_duplicate_threshold:.0%} similar to an earlier one (Jaccard of character 5-grams, candidates from MinHash LSH), or one typo away from one (40 characters or more), are dropped" if config.filters.near_duplicate_threshold is not None else "are not checked for near duplicates"}.
 """
 
@@ -179,7 +179,10 @@ This dataset is derived from the Aya dataset:
 
 def _models(frame: pl.DataFrame, *columns: str) -> list[str]:
     """The distinct model names in `columns` (the data may span runs with different models)."""
-    found = {value for column in columns if column in frame.columns for value in frame[column].drop_nulls()}
+    found: set[str] = set()
+    for column in (c for c in columns if c in frame.columns):
+        values = frame[column]
+        found |= set((values.explode() if isinstance(values.dtype, pl.List) else values).drop_nulls())
     return sorted(found - {"human"})
 
 
@@ -189,8 +192,8 @@ def raw_models(raw: pl.DataFrame, report: dict[str, Any]) -> tuple[list[str], li
     answered = raw.filter(pl.col("generation").is_not_null()) if raw.height else raw
     rated = raw.filter(pl.col("ratings").is_not_null()) if raw.height else raw
     return (
-        _models(answered, "generation_model") or [report["generation_model"]],
-        _models(rated, "model_name") or [report["judge_model"]],
+        _models(answered, "generation_model", "generation_models") or [report["generation_model"]],
+        _models(rated, "model_name", "judge_models") or [report["judge_model"]],
     )
 
 
@@ -341,8 +344,9 @@ def build_curated_repo(
         if dpo.height
         else "No pairs yet."
     )
-    body = f"""Preference pairs in {config.name} built from the Aya dataset: the prompt, the human answer and an
-LLM answer, ranked by an UltraFeedback judge. Config `default` has DPO/ORPO pairs in TRL's
+    body = f"""Preference pairs in {config.name} built from the Aya dataset: the prompt, the human answer and one
+answer per generator model, rated by an UltraFeedback judge (or a panel of judges, whose mean rating
+decides); each pair is the best-rated answer against the worst-rated one. Config `default` has DPO/ORPO pairs in TRL's
 conversational preference format: `prompt` (the user's turn), `chosen` and `rejected` (the assistant's
 answer only), each a chat message list. Config `kto` has the same data as unpaired rows in TRL's
 conversational format: `prompt`, `completion` (the assistant's answer) and `label` (true for the answer
@@ -357,7 +361,7 @@ Raw rows not curated, by reason:
 
 {_counts_table(curation, "reason")}
 {_quality_section(report.get("quality"), language_checked(config), report.get("judge_agreement"))}
-{models_section(report.get("models"), report.get("judge_agreement"), language_checked(config))}
+{models_section(report.get("models"), report.get("judge_agreement"), language_checked(config), report.get("generator_models"))}
 Aya rows dropped by the filters in the last run ({report["filter"]["rows_in"]:,} read):
 
 {_counts_table(report["filter"]["dropped"], "reason")}

@@ -33,8 +33,11 @@ def agreement_text(agreement: dict[str, Any] | None) -> str:
     return f"{'n/a' if alpha is None else f'{alpha:.2f}'} ({counted})"
 
 
-def _source(name: str) -> str:
-    return "human (Aya)" if name == HUMAN_SOURCE else f"`{name}`"
+def _source(name: str, current: list[str] | None) -> str:
+    if name == HUMAN_SOURCE:
+        return "human (Aya)"
+    retired = current is not None and name not in current
+    return f"`{name}`" + (" (no longer in the config: left out of the pairs)" if retired else "")
 
 
 def _wrong_language(entry: dict[str, Any], checked: bool) -> str:
@@ -46,10 +49,14 @@ def _wrong_language(entry: dict[str, Any], checked: bool) -> str:
 
 
 def models_section(
-    models: list[dict[str, Any]] | None, agreement: dict[str, Any] | None, checked: bool = True
+    models: list[dict[str, Any]] | None,
+    agreement: dict[str, Any] | None,
+    checked: bool = True,
+    current: list[str] | None = None,
 ) -> str:
-    """A markdown table, one row per source, then the judges' agreement. `checked` is false when no
-    language-ID model knows the language (every wrong-language rate is then "not checked")."""
+    """A markdown table, one row per source, then the judges' agreement with a panel. `checked` is
+    false when no language-ID model knows the language (every wrong-language rate is then "not
+    checked"); `current` names the models curation uses (None: all)."""
     if not models:
         return ""
     panel = list(models[0].get("judge_mean_ratings") or {})
@@ -77,7 +84,7 @@ def models_section(
     ]
     for entry in models:
         cells = [
-            _source(entry["source"]),
+            _source(entry["source"], current),
             f"{entry['answers']:,}",
             _rating(entry["mean_rating"]),
             f"{entry['chosen']:,}",
@@ -87,9 +94,10 @@ def models_section(
         ]
         cells += [_rating((entry.get("judge_mean_ratings") or {}).get(judge)) for judge in panel]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        f"Agreement between the judges (Krippendorff's α, ordinal): {agreement_text(agreement)}.",
-        "",
-    ]
+    if agreement and agreement.get("judges", 0) > 1:
+        lines += [
+            "",
+            f"Agreement between the judges (Krippendorff's α, ordinal): {agreement_text(agreement)}.",
+        ]
+    lines.append("")
     return "\n".join(lines)

@@ -86,6 +86,14 @@ def test_two_generators_then_a_third_buys_only_its_answers(sample: pl.DataFrame,
             curated["rejected_model"]
         ) | set(curated["chosen_model"])
 
+        # The card's model table: one row per source, the human answer first.
+        card = (out / CURATED / "README.md").read_text(encoding="utf-8")
+        table = card.split("## Models")[1].split("\n## ")[0]
+        sources = [
+            line.split(" | ")[0] for line in table.splitlines() if line.startswith("| ") and "---" not in line
+        ]
+        assert sources == ["| source", "| human (Aya)", "| `gen-a`", "| `gen-b`"]
+
         # A third model joins: only its answers are bought, and each row is judged again, once.
         server.log.requests.clear()
         three = edit_config(
@@ -108,6 +116,8 @@ def test_two_generators_then_a_third_buys_only_its_answers(sample: pl.DataFrame,
         curated = read(out, CURATED, "default")
         assert curated.height > 0
         assert "gen-a" not in set(curated["chosen_model"]) | set(curated["rejected_model"])
+        card = (out / CURATED / "README.md").read_text(encoding="utf-8")
+        assert "| `gen-a` (no longer in the config: left out of the pairs) |" in card
 
 
 def test_a_panel_of_two_judges_rates_every_row_once_each(sample: pl.DataFrame, tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def test_a_one_judge_card_has_no_judge_columns_and_says_so(dutch: LanguageConfig
     )
     assert "| human (Aya) | 6 | 3.00 | 1 | 2 | 33.3% | n/a |" in section
     assert "| `gen-model` | 6 | 3.17 | 2 | 1 | 66.7% | 28.6% |" in section
-    assert "one judge, so no agreement between judges to measure." in section
+    assert "Agreement between the judges" not in section  # said once, in the quality section
     quality = card.split("## Quality")[1].split("\n## ")[0]
     assert "- agreement between the judges (Krippendorff's α, ordinal): one judge" in quality
 
