@@ -152,8 +152,8 @@ def _recipes(
     config: LanguageConfig, generators: list[EndpointChoice], judges: list[EndpointChoice]
 ) -> tuple[list[str], str]:
     """Fingerprints of what decides each generator's answers (its model, the system prompt and
-    sampling) and a finished row (everything). The endpoint's address is left out: the same model
-    behind another server (a new port, a mirror) gives answers just as valid."""
+    sampling; not the endpoint's address: the same model behind another server, a new port or a
+    mirror, gives answers just as valid) and a finished row (everything, the judges' settings whole)."""
     settings = config.generation.model_dump(
         exclude={"base_url", "model", "models", "timeout_seconds", "max_retries"}
     )
@@ -231,6 +231,10 @@ def run_language(language: str, options: RunOptions) -> dict[str, Any]:
             generator_models,
             options.limit,
             options.retry_failed,
+            # A row needs every configured model's answer; a one-model override or offline run only
+            # fills rows that are not judged yet, and never replaces the configured models' answers.
+            None if options.llm_model or options.offline else config.generation.model_ids,
+            config.max_attempts,
         )
         clock.lap("skip_published")
 

@@ -67,6 +67,7 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     "judge_models": pl.List(pl.String),  # the panel, in config order (one model without a panel)
     "judge_ratings": pl.List(pl.List(pl.Int64)),  # per judge, aligned with `generations`
     "judge_rationales": pl.List(pl.List(pl.String)),
+    "judge_ratings_swapped": pl.List(pl.List(pl.Int64)),  # with judge.swap: reversed order, read back
     "panel_ratings": pl.List(pl.Float64),  # the mean of the judges' ratings per answer: what curation reads
 }
 
@@ -107,7 +108,9 @@ def build_raw(results: list[dict[str, Any]], run_id: str, run_at: str = "") -> p
 
 
 def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame, max_attempts: int = 3) -> pl.DataFrame:
-    """Published rows plus this run's; a row processed again (it had failed) replaces its old version.
+    """Published rows plus this run's; a row processed again replaces its old version, except that a
+    judged row whose new attempt failed (it was due again because a generator model joined) stays judged
+    with the failure noted.
 
     Each processed row counts one more attempt, but only when a request was made for it: a row
     published by the very run that made its requests (the same `run_id`, found again in the journal
@@ -142,6 +145,31 @@ def merge_raw(published: pl.DataFrame | None, new: pl.DataFrame, max_attempts: i
     )
     if published is None or published.height == 0:
         return new.sort("id")
+    # A judged row processed again because a generator model joined, whose new attempt failed, keeps
+    # its judged answers and pair: the failure is recorded on it (reason, detail, one more attempt).
+    was_judged = published.filter(pl.col("status") == STATUS_JUDGED)["id"].implode()
+    regressed = new.filter((pl.col("status") != STATUS_JUDGED) & pl.col("id").is_in(was_judged))
+    if regressed.height:
+        new = new.filter(~pl.col("id").is_in(regressed["id"].implode()))
+        failures = regressed.select(
+            "id", new_attempts="attempts", new_reason="failure_reason", new_detail="failure_detail"
+        )
+        failed_again = pl.col("new_attempts").is_not_null()
+        published = (
+            published.join(failures, on="id", how="left")
+            .with_columns(
+                attempts=pl.when(failed_again)
+                .then(pl.col("new_attempts"))
+                .otherwise(_attempts_so_far(published)),
+                failure_reason=pl.when(failed_again)
+                .then(pl.col("new_reason"))
+                .otherwise(pl.col("failure_reason")),
+                failure_detail=pl.when(failed_again)
+                .then(pl.col("new_detail"))
+                .otherwise(pl.col("failure_detail")),
+            )
+            .drop("new_attempts", "new_reason", "new_detail")
+        )
     kept = published.filter(~pl.col("id").is_in(new["id"].implode()))
     # Diagonal: a column added in a later version is null in rows published before it existed. Columns
     # that later stages add to published rows (community review's votes) stay; a reprocessed row,

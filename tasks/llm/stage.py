@@ -89,6 +89,7 @@ class _Stage:
             "judge_models": [j.model_name for j in self.judges],
             "judge_ratings": None,
             "judge_rationales": None,
+            "judge_ratings_swapped": None,
             "panel_ratings": None,
             "ratings": None,
             "rationales": None,
@@ -202,7 +203,7 @@ class _Stage:
         panel = [_mean(list(column)) for column in zip(*per_judge, strict=True)]
         result.update(judge_ratings=per_judge, judge_rationales=rationales, panel_ratings=panel)
         if swapped:
-            result["ratings_swapped"] = swapped[0]
+            result.update(ratings_swapped=swapped[0], judge_ratings_swapped=swapped)
             # The panel's best against its worst: does the preference hold with the order reversed?
             best = max(range(len(panel)), key=lambda i: (panel[i], -i))
             worst = min(range(len(panel)), key=lambda i: (panel[i], i))

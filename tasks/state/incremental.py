@@ -114,11 +114,15 @@ def plan_rows(
     generator_models: str | list[str],
     limit: int | None = None,
     retry_failed: bool = False,
+    required_models: list[str] | None = None,
+    max_attempts: int = 3,
 ) -> Plan:
     """Rows of `kept` still to do, paid-for ones first; `limit` caps the rows that need new calls.
 
     `generation_recipes` and `generator_models` are aligned: one recipe per generator model. A row is
-    done once judged with an answer of every current model. Answers of published rows that are not
+    done once judged with an answer of every model in `required_models` (the config's; None, as for
+    an `--llm-model` or offline run: judged is done), or once judged and `max_attempts` runs have
+    tried to add the missing answers. Answers of published rows that are not
     done (failed later, or judged before a model joined) are put into the journal, so only what is
     missing is bought; only answers from the same generator settings are reused. Rows the offline
     placeholder wrote are done only for another offline run. Journal rows that are already published
@@ -131,9 +135,17 @@ def plan_rows(
     gave_up = 0
     if published is not None and published.height:
         counts = ~_placeholder(published) if not offline else pl.lit(True)
-        covered = pl.Series(sorted(_covers(published, models)) if not offline else [], dtype=pl.String)
+        every = offline or required_models is None
+        covered = pl.Series(
+            sorted(_covers(published, required_models or [])) if not every else [], dtype=pl.String
+        )
+        tried = (
+            pl.col("failure_reason").is_not_null() & (pl.col("attempts").fill_null(1) >= max_attempts)
+            if {"failure_reason", "attempts"} <= set(published.columns)
+            else pl.lit(False)
+        )
         judged = (pl.col("status") == STATUS_JUDGED) & (
-            pl.lit(offline) | pl.col("id").is_in(covered.implode())
+            pl.lit(every) | pl.col("id").is_in(covered.implode()) | tried
         )
         done = (judged | (pl.lit(not retry_failed) & (pl.col("status") == STATUS_GAVE_UP))) & counts
         done_ids = published.filter(done)["id"].to_list()

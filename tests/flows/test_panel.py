@@ -94,11 +94,29 @@ def test_two_generators_then_a_third_buys_only_its_answers(sample: pl.DataFrame,
         ]
         assert sources == ["| source", "| human (Aya)", "| `gen-a`", "| `gen-b`"]
 
-        # A third model joins: only its answers are bought, and each row is judged again, once.
+        # `--llm-model` makes one model answer and judge: it leaves the judged rows alone.
         server.log.requests.clear()
+        pairs_before = read(out, CURATED, "default").sort("id")
+        code, output = invoke([*run_args(source, out, server, two), "--llm-model", "gen-c"])
+        assert code == 0, output
+        assert server.log.requests == []
+        assert read(out, CURATED, "default").sort("id").equals(pairs_before)
+
+        # A third model that fails: the rows stay judged with their pairs, the failure noted on them.
         three = edit_config(
             tmp_path / "three", generation={"models": ["gen-a", "gen-b", "gen-c"]}, judge={"model": "judge-1"}
         )
+        server.model_status["gen-c"] = 400
+        run(source, out, server, three, tmp_path / "failing.json")
+        assert requests(server, "generate") == {"gen-c": rows} and requests(server, "judge") == {}
+        raw = read(out, RAW, "data")
+        assert (raw["status"] == "judged").all() and raw["generations"].list.len().to_list() == [3] * rows
+        assert (raw["failure_reason"] == "generation_error").all() and (raw["attempts"] == 2).all()
+        assert read(out, CURATED, "default").sort("id").equals(pairs_before)
+        del server.model_status["gen-c"]
+
+        # A third model joins: only its answers are bought, and each row is judged again, once.
+        server.log.requests.clear()
         run(source, out, server, three, tmp_path / "two.json")
         assert requests(server, "generate") == {"gen-c": rows}
         assert requests(server, "judge") == {"judge-1": rows}
@@ -137,7 +155,10 @@ def test_a_panel_of_two_judges_rates_every_row_once_each(sample: pl.DataFrame, t
         assert row["panel_ratings"] == [(a + b) / 2 for a, b in zip(first, second, strict=True)]
         assert row["ratings"] == first  # the community recipe's column keeps the first judge's
     assert any(r["judge_ratings"][0] != r["judge_ratings"][1] for r in raw.iter_rows(named=True))
-    assert report is not None
+    (entry,) = report["languages"]
+    agreement = entry["judge_agreement"]
+    assert (agreement["judges"], agreement["judged_rows"]) == (2, rows)
+    assert agreement["krippendorff_alpha"] is not None and agreement["krippendorff_alpha"] < 1.0
 
 
 def test_sigkill_with_two_generators_repeats_at_most_the_calls_in_flight(

@@ -117,3 +117,29 @@ def test_quality_counts_every_model_answer() -> None:
     assert sum(quality["rating_histogram"]["human"]) == 6 and sum(quality["rating_histogram"]["llm"]) == 12
     assert quality["rating_histogram"]["human"] == [0, 1, 4, 1, 0]
     assert quality["human_won_share"] == 0.0
+
+
+def test_a_judged_row_whose_rerun_for_a_new_model_failed_stays_judged() -> None:
+    from tasks.format.views import build_raw, merge_raw
+
+    judged = {
+        "id": "a", "inputs": "vraag", "targets": "mens", "status": "judged", "ratings": [2, 4],
+        "generations": ["mens", "van m"], "generation_models": ["human", "m"], "generation": "van m",
+        "generation_model": "m", "model_name": "j",
+    }  # fmt: skip
+    published = merge_raw(None, build_raw([judged], "run-1"))
+    failed = {
+        **judged, "status": "failed", "ratings": None, "generations": ["mens", "van m"],
+        "generation_models": ["human", "m"], "failure_reason": "generation_error", "failure_detail": "HTTP 400",
+    }  # fmt: skip
+    merged = merge_raw(published, build_raw([failed], "run-2"))
+    (row,) = merged.iter_rows(named=True)
+    assert (row["status"], row["ratings"], row["run_id"]) == ("judged", [2, 4], "run-1")
+    assert (row["failure_reason"], row["failure_detail"], row["attempts"]) == (
+        "generation_error",
+        "HTTP 400",
+        2,
+    )
+    # A row that had failed before is replaced as always.
+    again = merge_raw(merge_raw(None, build_raw([failed], "run-1")), build_raw([judged], "run-2"))
+    assert again["status"].to_list() == ["judged"] and again["attempts"].to_list() == [2]

@@ -143,8 +143,32 @@ def test_a_model_joining_makes_rows_due_and_reuses_the_answers_of_the_others(tmp
         }
     )
     journal = Journal(tmp_path / "j.jsonl", ["g", "h"], "panel")
-    plan = plan_rows(kept(["a", "b"]), judged, journal, ["g", "h"], ["m", "n"])
+    plan = plan_rows(kept(["a", "b"]), judged, journal, ["g", "h"], ["m", "n"], required_models=["m", "n"])
     assert plan.todo["id"].to_list() == ["b"] and plan.already_published == 1  # a has both answers
     assert journal.generations == {"b": {"g": "b van m"}}  # only n's answer is bought for b
-    fewer = plan_rows(kept(["a", "b"]), judged, Journal(tmp_path / "k.jsonl", "h", "r"), "h", "n")
+    fewer = plan_rows(
+        kept(["a", "b"]), judged, Journal(tmp_path / "k.jsonl", "h", "r"), "h", "n", required_models=["n"]
+    )
     assert fewer.todo["id"].to_list() == ["b"]  # with n alone: a has its answer, b lacks one
+
+
+def test_a_one_model_override_fills_only_rows_not_judged_yet(tmp_path: Path) -> None:
+    """`--llm-model X` (no required models) must not buy again rows the configured models answered."""
+    judged = published([("a", "judged", "van m", "g"), ("b", "failed", None, None)])
+    plan = plan_rows(kept(["a", "b"]), judged, Journal(tmp_path / "j.jsonl", "x", "r"), "x", "x")
+    assert plan.todo["id"].to_list() == ["b"] and plan.already_published == 1
+
+
+def test_a_judged_row_stops_waiting_for_a_model_after_max_attempts(tmp_path: Path) -> None:
+    row = published([("a", "judged", "van m", "g")]).with_columns(
+        failure_reason=pl.lit("generation_error"), attempts=pl.lit(3)
+    )
+    journal = Journal(tmp_path / "j.jsonl", ["g", "h"], "r")
+    done = plan_rows(
+        kept(["a"]), row, journal, ["g", "h"], ["m", "n"], required_models=["m", "n"], max_attempts=3
+    )
+    assert done.todo.height == 0
+    again = plan_rows(
+        kept(["a"]), row, journal, ["g", "h"], ["m", "n"], required_models=["m", "n"], max_attempts=4
+    )
+    assert again.todo["id"].to_list() == ["a"]
