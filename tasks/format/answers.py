@@ -37,6 +37,8 @@ def judges(row: dict[str, Any]) -> list[str]:
 def answers(row: dict[str, Any]) -> list[Answer]:
     """Every answer of the row in `generations` order (the human answer first)."""
     texts = list(row.get("generations") or [])
+    if not texts and row.get("generation") is not None:  # a row holding only the single columns
+        texts = [row.get("targets"), row["generation"]]
     sources = list(row.get("generation_models") or [])
     if len(sources) != len(texts):  # a failed row of an old layout: the human answer alone is sure
         sources = [HUMAN_SOURCE, *([row.get("generation_model") or "llm"] * (len(texts) - 1))]

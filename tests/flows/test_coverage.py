@@ -97,7 +97,7 @@ def test_models_config_matches_the_published_pairs(report: tuple[Path, str]) -> 
             assert r["judge_mean_ratings"] is None  # one judge
         card = (out / "dpo-factory" / f"aya_{name}_dpo" / "README.md").read_text(encoding="utf-8")
         assert "## Models" in card and "| human (Aya) |" in card
-        assert "Agreement between the judges (Krippendorff's α, ordinal): one judge" in card
+        assert "- agreement between the judges (Krippendorff's α, ordinal): one judge" in card
 
 
 def test_card_and_files(report: tuple[Path, str]) -> None:

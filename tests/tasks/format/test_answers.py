@@ -61,3 +61,16 @@ def test_equal_ratings_still_give_a_stable_pair_and_unrated_rows_none() -> None:
     assert (best.index, worst.index) == (0, 1) and best.rating == worst.rating
     unrated = {"generations": ["human text", "answer"], "generation_models": ["human", "m"], "ratings": None}
     assert best_and_worst(answers(unrated)) is None
+
+
+def test_a_row_with_only_the_single_columns_still_has_its_model_answer() -> None:
+    row = {
+        "targets": "human text",
+        "generation": "answer",
+        "generation_model": "m",
+        "generation_language_ok": False,
+    }
+    assert [(a.source, a.text, a.language_ok) for a in answers(row)] == [
+        ("human", "human text", None),
+        ("m", "answer", False),
+    ]
