@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.llm.judge import best_and_worst_indices
+
 HUMAN_SOURCE = "human"
 
 
@@ -80,19 +82,19 @@ def current_answers(row: dict[str, Any], generator_models: list[str] | None) -> 
 
 
 def best_and_worst(candidates: list[Answer]) -> tuple[Answer, Answer] | None:
-    """The UltraFeedback-binarized pair: the best-rated answer against the worst-rated one.
+    """The UltraFeedback-binarized pair: the best-rated answer against the worst-rated one, by the
+    judge's rule (`best_and_worst_indices`: ties to the earlier answer, the human one first).
 
-    Ties for best or worst go to the earlier answer (the human one first), so the pick is stable.
     None when fewer than two answers are rated; the two may have equal ratings (a tie).
     """
-    rated = [a for a in candidates if a.rating is not None and a.text is not None]
-    if len(rated) < 2:
-        return None
-    best = max(rated, key=lambda a: (a.rating, -a.index))
-    worst = min(rated, key=lambda a: (a.rating, a.index))
-    if best.index == worst.index:  # every rating equal: the first against the next
-        worst = rated[1] if best.index == rated[0].index else rated[0]
-    return best, worst
+    picked = best_and_worst_indices([a.rating if a.text is not None else None for a in candidates])
+    return None if picked is None else (candidates[picked[0]], candidates[picked[1]])
+
+
+def in_order(pair: tuple[Answer, Answer]) -> tuple[Answer, Answer]:
+    """The pair's answers in `generations` order, as people see and key them."""
+    first, second = sorted(pair, key=lambda a: a.index)
+    return first, second
 
 
 def judges_preferring(best: Answer, worst: Answer) -> float | None:

@@ -14,6 +14,7 @@ from tasks.format.answers import (
     answers,
     best_and_worst,
     current_answers,
+    in_order,
     judges_preferring,
 )
 from tasks.format.human import PREFERENCE_HUMAN, people_verdict
@@ -227,7 +228,7 @@ def _message(role: str, content: str) -> list[dict[str, str]]:
 
 def _pair_rules(chosen: Answer, rejected: Answer, rules: Curation) -> str | None:
     """The rules every pair obeys, whoever decided it: no near copy, no answer in the wrong language."""
-    first, second = sorted((chosen, rejected), key=lambda a: a.index)
+    first, second = in_order((chosen, rejected))
     if (
         rules.max_copy_similarity is not None
         and similarity(first.text, second.text) >= rules.max_copy_similarity
@@ -254,7 +255,7 @@ def _verdict(row: dict[str, Any], rules: Curation, generator_models: list[str] |
     if pair is None:
         return "not_judged", None, PREFERENCE_JUDGE
     best, worst = pair
-    people = people_verdict(row, (min(pair, key=lambda a: a.index), max(pair, key=lambda a: a.index)))
+    people = people_verdict(row, in_order(pair))
     if people == TIE:
         return "human_tie", None, PREFERENCE_HUMAN
     if people in (best.source, worst.source):

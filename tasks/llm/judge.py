@@ -9,6 +9,7 @@ independently and accepts the ratings only when both readings agree, one integer
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from distilabel.models.llms import AsyncLLM
@@ -76,6 +77,20 @@ def parse_judgement(task: UltraFeedback, text: str | None, row: dict) -> Judgeme
     except Exception:
         return Judgement([None] * expected, [None] * expected, "judge_unparseable")
     return check_judgement(text, parsed, expected)
+
+
+def best_and_worst_indices(ratings: Sequence[float | None]) -> tuple[int, int] | None:
+    """Where the best- and the worst-rated answer are (the UltraFeedback-binarized pick); unrated
+    answers (None) are skipped. Ties go to the earlier answer, so the pick is stable; when every
+    rating is equal the first is set against the next. None with fewer than two rated answers."""
+    rated = [i for i, rating in enumerate(ratings) if rating is not None]
+    if len(rated) < 2:
+        return None
+    best = max(rated, key=lambda i: (ratings[i], -i))
+    worst = min(rated, key=lambda i: (ratings[i], i))
+    if best == worst:
+        worst = rated[1] if best == rated[0] else rated[0]
+    return best, worst
 
 
 def _pad(values: list, expected: int) -> list:

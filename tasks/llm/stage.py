@@ -25,7 +25,7 @@ from languages.langid import identify
 from languages.schema import LanguageConfig
 from tasks.llm.client import close_llm, retries_of
 from tasks.llm.generate import Generator
-from tasks.llm.judge import Judge
+from tasks.llm.judge import Judge, best_and_worst_indices
 from tasks.llm.preflight import (  # noqa: F401 - EndpointError and LLMStats are re-exported
     FATAL_ERRORS,
     EndpointError,
@@ -205,10 +205,9 @@ class _Stage:
         if swapped:
             result.update(ratings_swapped=swapped[0], judge_ratings_swapped=swapped)
             # The panel's best against its worst: does the preference hold with the order reversed?
-            best = max(range(len(panel)), key=lambda i: (panel[i], -i))
-            worst = min(range(len(panel)), key=lambda i: (panel[i], i))
-            if best == worst:
-                worst = 1 if best == 0 else 0
+            picked = best_and_worst_indices(panel)
+            assert picked is not None  # every rating is there: the human answer and each model's
+            best, worst = picked
             back_panel = [_mean(list(column)) for column in zip(*swapped, strict=True)]
             result["position_consistent"] = _preference(panel, best, worst) == _preference(
                 back_panel, best, worst

@@ -26,6 +26,7 @@ from tasks.format.answers import (
     answers,
     best_and_worst,
     current_answers,
+    in_order,
     judges_preferring,
 )
 from tasks.state.status import STATUS_JUDGED
@@ -49,7 +50,7 @@ def review_pair(
 ) -> tuple[Answer, Answer] | None:
     """The row's best and worst answer in `generations` order; None where fewer than two are rated."""
     pair = best_and_worst(current_answers(row, generator_models))
-    return None if pair is None else (min(pair, key=lambda a: a.index), max(pair, key=lambda a: a.index))
+    return None if pair is None else in_order(pair)
 
 
 def key_of(row: dict[str, Any], pair: tuple[Answer, Answer] | None) -> str | None:
@@ -128,20 +129,21 @@ def _candidate(
     row: dict[str, Any], rules: Curation, generator_models: list[str] | None
 ) -> tuple[str, bool, float] | None:
     """(pair key, whether the judges left it undecided, margin) for a row worth sending, else None."""
-    pair = review_pair(row, generator_models) if row["status"] == STATUS_JUDGED else None
+    judged = row["status"] == STATUS_JUDGED
+    pair = best_and_worst(current_answers(row, generator_models)) if judged else None
     if pair is None or row.get("excluded_reason") or any(a.language_ok is False for a in pair):
         return None
-    first, second = pair
+    best, worst = pair
+    first, second = in_order(pair)
     if rules.max_copy_similarity is not None and similarity(str(first.text), str(second.text)) >= (
         rules.max_copy_similarity
     ):
         return None
-    best, worst = (first, second) if (first.rating or 0) >= (second.rating or 0) else (second, first)
     margin = (best.rating or 0) - (worst.rating or 0)
     agreement = judges_preferring(best, worst)
     split = rules.min_judge_agreement is not None and (agreement or 0.0) < rules.min_judge_agreement
     undecided = margin < rules.min_margin or split or row.get("position_consistent") is False
-    return str(key_of(row, pair)), undecided, margin
+    return str(key_of(row, (first, second))), undecided, margin
 
 
 def candidates(raw: pl.DataFrame, rules: Curation, generator_models: list[str] | None = None) -> pl.DataFrame:
