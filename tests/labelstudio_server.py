@@ -15,10 +15,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv-labelstudio"
@@ -31,6 +35,23 @@ def available() -> str | None:
     if not (VENV / "bin" / "label-studio").is_file() or not TEMPLATE.is_file():
         return f"{VENV.name} is missing: run `make labelstudio`"
     return None
+
+
+@contextmanager
+def running(prefix: str) -> Iterator[LabelStudioServer]:
+    """A server on a fresh data folder, removed afterwards. `make test` builds the environment, so a
+    missing one fails the test rather than skipping it. The folder is in memory (/dev/shm) where
+    there is one: SQLite syncs every write to disk, and in memory the votes go in 3x faster."""
+    missing = available()
+    if missing:
+        pytest.fail(missing)
+    shm = Path("/dev/shm")
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=shm if shm.is_dir() else None))
+    try:
+        with LabelStudioServer(folder) as server:
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _free_port() -> int:

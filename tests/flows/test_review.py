@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,25 +14,16 @@ import yaml
 from tests.flows.test_incremental import CURATED, RAW, invoke, read
 from tests.flows.test_resume import dutch_source, run_args
 from tests.helpers import copy_configs
-from tests.labelstudio_server import LabelStudioServer, available, vote
+from tests.labelstudio_server import LabelStudioServer, running, vote
 from tests.openai_server import OpenAIServer
 
 OPEN = 6
 
 
 @pytest.fixture(scope="module")
-def label_studio(tmp_path_factory: pytest.TempPathFactory):
-    missing = available()
-    if missing:
-        pytest.fail(missing)  # `make test` builds it: a missing server is a failure, not a skip
-    # Its SQLite database syncs every write to disk; in memory (/dev/shm) the votes go in 3x faster.
-    shm = Path("/dev/shm")
-    folder = Path(tempfile.mkdtemp(prefix="label-studio-", dir=shm if shm.is_dir() else None))
-    try:
-        with LabelStudioServer(folder) as server:
-            yield server
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def label_studio() -> Iterator[LabelStudioServer]:
+    with running("label-studio-") as server:
+        yield server
 
 
 def _tasks(admin: httpx.Client, project: int) -> list[dict]:

@@ -7,8 +7,6 @@ logged in as the admin on the task's labelling page.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from languages.review import Review
 from languages.schema import load_language
 from tasks.review.labelstudio import LabelStudio
 from tasks.review.pairs import SIDES, pair_key, review_task
-from tests.labelstudio_server import ADMIN, LabelStudioServer, available
+from tests.labelstudio_server import ADMIN, LabelStudioServer, running
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; a browser is never downloaded
 FLAGS = [
@@ -46,16 +44,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no browser: {CHR
 
 @pytest.fixture(scope="module")
 def label_studio() -> Iterator[LabelStudioServer]:
-    missing = available()
-    if missing:
-        pytest.fail(missing)  # `make test` builds it: a missing server is a failure, not a skip
-    shm = Path("/dev/shm")  # SQLite in memory: its writes are not synced to a disk
-    folder = Path(tempfile.mkdtemp(prefix="label-studio-page-", dir=shm if shm.is_dir() else None))
-    try:
-        with LabelStudioServer(folder) as server:
-            yield server
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with running("label-studio-page-") as server:
+        yield server
 
 
 def _session_cookies(server: LabelStudioServer) -> list[dict[str, str]]:
